@@ -1,0 +1,38 @@
+"""gan_models: the networks and inference pipelines of the GAN demo hub.
+
+No gradio and no accelerate here: Spaces and training import this package, never the reverse.
+
+The model classes are exported at the top level on purpose: a saved pipeline's
+``model_index.json`` names the library each component comes from, and loading imports it again,
+so every class that can appear in a saved folder must be importable from here.
+
+Example:
+    >>> from gan_models import RRDBNet, SuperResolutionPipeline
+    >>> pipe = SuperResolutionPipeline(RRDBNet(num_feat=8, num_block=1, num_grow_ch=4))
+    >>> pipe.scale
+    4
+"""
+
+from .errors import (
+    CheckpointFormatError,
+    GanModelsError,
+    ImageTooLargeError,
+    InferenceOutOfMemoryError,
+    InvalidImageError,
+)
+from .pipelines import SuperResolutionPipeline, SuperResolutionPipelineOutput
+from .superres import RRDBNet, SRVGGNetCompact, UNetDiscriminatorSN, upscale_factor
+
+__all__ = [
+    "RRDBNet",
+    "SRVGGNetCompact",
+    "UNetDiscriminatorSN",
+    "upscale_factor",
+    "SuperResolutionPipeline",
+    "SuperResolutionPipelineOutput",
+    "GanModelsError",
+    "InvalidImageError",
+    "ImageTooLargeError",
+    "CheckpointFormatError",
+    "InferenceOutOfMemoryError",
+]

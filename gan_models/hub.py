@@ -1,0 +1,425 @@
+"""Names, cards and checkpoints: the hub's edge to the Hugging Face Hub and to foreign weights.
+
+* :func:`resolve_model` turns what a user typed (bundled name, folder, ``owner/name``) into
+  something ``from_pretrained`` accepts.
+* :func:`write_model_card` / :func:`push_pipeline_to_hub` publish a saved pipeline folder, weights
+  as safetensors only.
+* :func:`load_foreign_superres` reads ESRGAN / Real-ESRGAN ``.pth`` files (BasicSR ``params_ema`` /
+  ``params``, bare state dicts, the 2018 and 2019 ESRGAN layouts) without running pickled code.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
+
+from .errors import CheckpointFormatError
+from .superres import RRDBNet, SRVGGNetCompact
+
+__all__ = [
+    "CHECKPOINTS_DIR",
+    "UPLOAD_ALLOW_PATTERNS",
+    "UPLOAD_IGNORE_PATTERNS",
+    "bundled_models",
+    "resolve_model",
+    "write_model_card",
+    "push_pipeline_to_hub",
+    "convert_superres_state_dict",
+    "load_foreign_superres",
+]
+
+#: Bundled defaults, laid out exactly like Hub model repos (``checkpoints/<name>/model_index.json``).
+CHECKPOINTS_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+#: Only weights that cannot run code, configs, the card and sample images go to the Hub.
+UPLOAD_ALLOW_PATTERNS = ["*.safetensors", "*.json", "README.md", "*.png"]
+UPLOAD_IGNORE_PATTERNS = ["*.bin", "*.pkl", "*.pickle", "*.pt", "*.pth", "*.ckpt", ".*", "**/.*"]
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+
+
+# --------------------------------------------------------------------------------------------
+# names
+# --------------------------------------------------------------------------------------------
+
+
+def bundled_models(checkpoints_dir: str | os.PathLike | None = None) -> list[str]:
+    """Names of the pipeline folders shipped under ``checkpoints/`` (those with a model_index.json).
+
+    Example:
+        >>> isinstance(bundled_models(), list)
+        True
+    """
+    root = Path(checkpoints_dir) if checkpoints_dir is not None else CHECKPOINTS_DIR
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "model_index.json").is_file())
+
+
+def resolve_model(name_or_path: str | os.PathLike, checkpoints_dir: str | os.PathLike | None = None) -> str:
+    """Map a bundled name, a local folder or a Hub repo id to a ``from_pretrained`` argument.
+
+    Order: a bundled name (``"superres-x4-gan"`` -> ``<repo>/checkpoints/superres-x4-gan``), then an
+    existing local folder, then anything shaped like ``owner/name`` (a Hub repo id, downloaded by
+    ``from_pretrained``; offline it must already be in the cache).
+
+    Raises:
+        ValueError: none of the above; the message lists the bundled names.
+
+    Example:
+        >>> resolve_model("someorg/tiny-sr")
+        'someorg/tiny-sr'
+    """
+    root = Path(checkpoints_dir) if checkpoints_dir is not None else CHECKPOINTS_DIR
+    name = os.fspath(name_or_path).strip()
+    if name and (root / name / "model_index.json").is_file():
+        return str(root / name)
+    if name and Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    if _REPO_ID.match(name) and ".." not in name and not name.startswith((".", "/", "~")):
+        return name
+    bundled = ", ".join(bundled_models(root)) or "(none installed)"
+    raise ValueError(
+        f"Unknown model {name!r}: not a bundled name, an existing folder or a Hub repo id "
+        f"('owner/name'). Bundled models: {bundled}."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# model cards and upload
+# --------------------------------------------------------------------------------------------
+
+
+def write_model_card(
+    folder: str | os.PathLike,
+    *,
+    title: str,
+    base_model: str | None = None,
+    datasets: list[str],
+    license: str,
+    metrics: Mapping[str, float],
+    protocol: str,
+    training: str,
+    sample_image: str | os.PathLike | None = None,
+    tags: list[str] | None = None,
+    eval_dataset: str | None = None,
+) -> Path:
+    """Write ``README.md`` (Hub model card with YAML front matter) into a saved pipeline folder.
+
+    ``library_name`` is deliberately left unset: the folder is in diffusers format but needs
+    ``gan_models`` to load (``DiffusionPipeline.from_pretrained`` cannot resolve the class), so a
+    "diffusers" label would make the Hub show a snippet that fails. The card gives the right one.
+
+    Args:
+        folder: the ``save_pretrained`` folder.
+        title: heading of the card.
+        base_model: Hub id this was fine-tuned / converted from, if any.
+        datasets: training data (Hub dataset ids or names).
+        license: an SPDX-style Hub license id (``"apache-2.0"``, ``"bsd-3-clause"``, ``"other"``).
+        metrics: name -> value, e.g. ``{"psnr": 27.1, "lpips": 0.21}``.
+        protocol: how the metrics were measured (data, crop, colour space, ...).
+        training: how the weights were made (recipe, steps, hardware) or where they came from.
+        sample_image: a PNG shown in the card; copied into the folder if it lives elsewhere.
+        tags: extra tags; ``gan-demo-hub``, ``gan``, ``super-resolution`` are always present.
+        eval_dataset: if given, ``metrics`` also go to the machine-readable ``model-index``.
+
+    Example:
+        >>> import tempfile
+        >>> p = write_model_card(tempfile.mkdtemp(), title="Tiny SR", datasets=["div2k"], license="mit",
+        ...                      metrics={"psnr": 20.0}, protocol="Set5 Y channel", training="none")
+        >>> p.name
+        'README.md'
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    all_tags = list(dict.fromkeys(["gan-demo-hub", "gan", "super-resolution", "image-to-image", *(tags or [])]))
+    eval_results = None
+    if eval_dataset and metrics:
+        eval_results = [
+            EvalResult(
+                task_type="image-to-image",
+                dataset_type=eval_dataset,
+                dataset_name=eval_dataset,
+                metric_type=name.lower(),
+                metric_value=float(value),
+            )
+            for name, value in metrics.items()
+        ]
+    data = ModelCardData(
+        license=license,
+        base_model=base_model,
+        datasets=list(datasets) or None,
+        pipeline_tag="image-to-image",
+        tags=all_tags,
+        model_name=title,
+        eval_results=eval_results,
+    )
+
+    sample_md = ""
+    if sample_image is not None:
+        sample = Path(sample_image)
+        if not sample.is_absolute() and not sample.exists():
+            sample = folder / sample  # a name relative to the model folder
+        if not sample.is_file():
+            raise ValueError(f"sample_image {str(sample_image)!r} does not exist; save the PNG first.")
+        if sample.resolve().parent != folder.resolve():
+            shutil.copyfile(sample, folder / sample.name)
+        sample_md = f"![sample]({sample.name})\n\n"
+
+    rows = "\n".join(f"| {name} | {value:.4g} |" for name, value in metrics.items()) or "| (none) | |"
+    body = f"""# {title}
+
+{sample_md}A super-resolution GAN generator packaged by the GAN demo hub as a diffusers-format pipeline.
+
+## Use
+
+```python
+import torch
+from gan_models import SuperResolutionPipeline
+
+pipe = SuperResolutionPipeline.from_pretrained("<this repo or folder>", dtype=torch.float32)
+image = pipe("photo.png").images[0]   # PNG text chunks mark it as AI-generated
+```
+
+## Training
+
+{training}
+
+## Evaluation
+
+| metric | value |
+|---|---|
+{rows}
+
+Protocol: {protocol}
+
+## Limitations and disclosure
+
+A GAN invents plausible detail; it does not recover the true scene. Do not use the output as
+evidence (faces, text, licence plates, medical or forensic images). Every output carries
+`ai_generated=true` and `DigitalSourceType=trainedAlgorithmicMedia` PNG text metadata.
+"""
+    card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
+    path = folder / "README.md"
+    card.save(path)
+    return path
+
+
+def push_pipeline_to_hub(
+    folder: str | os.PathLike,
+    repo_id: str,
+    token: str | None = None,
+    private: bool = False,
+    commit_message: str = "Upload super-resolution pipeline",
+):
+    """Create (if needed) the Hub model repo and upload the folder's safetensors, json, README, png.
+
+    Pickle-based files (``.bin``, ``.pkl``, ``.pt``, ``.pth``, ``.ckpt``) are never uploaded.
+
+    Returns:
+        huggingface_hub's ``CommitInfo`` of the upload.
+
+    Example:
+        >>> push_pipeline_to_hub("checkpoints/superres-x4-gan", "me/superres-x4-gan")  # doctest: +SKIP
+    """
+    folder = Path(folder)
+    if not (folder / "model_index.json").is_file():
+        raise ValueError(f"{str(folder)!r} is not a saved pipeline (no model_index.json); call save_pretrained first.")
+    if not any(folder.rglob("*.safetensors")):
+        raise ValueError(
+            f"{str(folder)!r} has no .safetensors weights; save with save_pretrained(safe_serialization=True)."
+        )
+    if not _REPO_ID.match(repo_id):
+        raise ValueError(f"repo_id must look like 'owner/name', got {repo_id!r}.")
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+    return api.upload_folder(
+        repo_id=repo_id,
+        folder_path=str(folder),
+        repo_type="model",
+        commit_message=commit_message,
+        allow_patterns=UPLOAD_ALLOW_PATTERNS,
+        ignore_patterns=UPLOAD_IGNORE_PATTERNS,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# foreign super-resolution checkpoints
+# --------------------------------------------------------------------------------------------
+
+# 2018 ESRGAN ("old arch", a flat nn.Sequential): index in `model.N` -> our name
+_OLD_ESRGAN_TOP = {"0": "conv_first", "3": "conv_up1", "6": "conv_up2", "8": "conv_hr", "10": "conv_last"}
+_OLD_ESRGAN_RDB = re.compile(r"^model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\.(weight|bias)$")
+_OLD_ESRGAN_TRUNK_END = re.compile(r"^model\.1\.sub\.(\d+)\.(weight|bias)$")
+# 2019 ESRGAN (RRDBNet_arch.py before BasicSR): renamed modules
+_NEW_ESRGAN_RENAME = {"trunk_conv": "conv_body", "upconv1": "conv_up1", "upconv2": "conv_up2", "HRconv": "conv_hr"}
+_NEW_ESRGAN_RDB = re.compile(r"^RRDB_trunk\.(\d+)\.RDB(\d)\.conv(\d)\.(weight|bias)$")
+
+
+def _from_old_esrgan(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for key, value in sd.items():
+        if m := _OLD_ESRGAN_RDB.match(key):
+            out[f"body.{m[1]}.rdb{m[2]}.conv{m[3]}.{m[4]}"] = value
+        elif m := _OLD_ESRGAN_TRUNK_END.match(key):
+            out[f"conv_body.{m[2]}"] = value  # model.1.sub.<num_block>: the conv closing the trunk
+        elif (parts := key.split(".")) and len(parts) == 3 and parts[1] in _OLD_ESRGAN_TOP:
+            out[f"{_OLD_ESRGAN_TOP[parts[1]]}.{parts[2]}"] = value
+        else:
+            raise CheckpointFormatError(f"Unexpected key {key!r} in an old-style (2018) ESRGAN checkpoint.")
+    return out
+
+
+def _from_new_esrgan(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for key, value in sd.items():
+        if m := _NEW_ESRGAN_RDB.match(key):
+            out[f"body.{m[1]}.rdb{m[2]}.conv{m[3]}.{m[4]}"] = value
+        else:
+            module, _, param = key.partition(".")
+            out[f"{_NEW_ESRGAN_RENAME.get(module, module)}.{param}"] = value
+    return out
+
+
+def _layout_error(sd: Mapping[str, object], why: str) -> CheckpointFormatError:
+    keys = list(sd)
+    sample = ", ".join(keys[:6]) + (f", ... ({len(keys)} keys)" if len(keys) > 6 else "")
+    return CheckpointFormatError(
+        f"{why} First keys: {sample}. Supported: ESRGAN/Real-ESRGAN RRDBNet (x4plus, x2plus, 2018/2019 "
+        "ESRGAN layouts) and SRVGGNetCompact (realesr-general / animevideo) weights."
+    )
+
+
+def convert_superres_state_dict(
+    sd: Mapping[str, torch.Tensor], act_type: str | None = None
+) -> tuple[type[RRDBNet] | type[SRVGGNetCompact], dict, dict[str, torch.Tensor]]:
+    """Detect architecture and hyper-parameters of a foreign SR state dict; rename its keys.
+
+    Returns ``(model_class, config_kwargs, state_dict_in_our_names)``.
+
+    Example:
+        >>> net = SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2)
+        >>> cls, cfg, _ = convert_superres_state_dict(net.state_dict())
+        >>> cls.__name__, cfg["num_conv"], cfg["upscale"]
+        ('SRVGGNetCompact', 2, 2)
+    """
+    sd = {k.removeprefix("module."): v for k, v in sd.items()}  # DataParallel wrappers
+    # 1. bring ESRGAN layouts to BasicSR names
+    if "model.0.weight" in sd:
+        sd = _from_old_esrgan(sd)
+    elif any(k.startswith("RRDB_trunk.") for k in sd):
+        sd = _from_new_esrgan(sd)
+
+    # 2. RRDBNet: conv_first + body.<i>.rdb<j>.conv<k> + conv_body/up1/up2/hr/last
+    if "conv_first.weight" in sd:
+        needed = ("conv_last.weight", "body.0.rdb1.conv1.weight")
+        if any(k not in sd for k in needed):
+            raise _layout_error(sd, f"Looks like RRDBNet but lacks {[k for k in needed if k not in sd]}.")
+        first = sd["conv_first.weight"]  # (num_feat, num_in_ch * r^2, 3, 3)
+        num_out_ch = sd["conv_last.weight"].shape[0]
+        ratio = first.shape[1] // num_out_ch  # pixel-unshuffle factor squared: 1, 4, 16
+        scale = {1: 4, 4: 2, 16: 1}.get(ratio) if first.shape[1] % num_out_ch == 0 else None
+        if scale is None:
+            raise _layout_error(sd, f"conv_first takes {first.shape[1]} channels: not x4 / x2 / x1 of {num_out_ch}.")
+        config = dict(
+            num_in_ch=first.shape[1] // (4 // scale) ** 2,
+            num_out_ch=num_out_ch,
+            scale=scale,
+            num_feat=first.shape[0],
+            num_block=len({k.split(".")[1] for k in sd if k.startswith("body.")}),
+            num_grow_ch=sd["body.0.rdb1.conv1.weight"].shape[0],
+        )
+        return RRDBNet, config, sd
+
+    # 3. SRVGGNetCompact: body.0 (conv), body.1 (act), ..., body.<2n+2> (conv), nothing else
+    if "body.0.weight" in sd and all(k.startswith("body.") for k in sd):
+        convs = sorted(int(k.split(".")[1]) for k in sd if k.endswith(".weight") and sd[k].dim() == 4)
+        if convs != list(range(0, 2 * len(convs) - 1, 2)) or len(convs) < 2:
+            raise _layout_error(sd, "body.* looks like SRVGGNetCompact but the conv indices are not 0, 2, 4, ...")
+        first, last = sd["body.0.weight"], sd[f"body.{convs[-1]}.weight"]
+        num_in_ch = first.shape[1]
+        upscale = math.isqrt(last.shape[0] // num_in_ch)
+        if upscale * upscale * num_in_ch != last.shape[0]:
+            raise _layout_error(sd, f"The last conv has {last.shape[0]} outputs: not {num_in_ch} x a square.")
+        if "body.1.weight" in sd:
+            act = "prelu"  # PReLU is the only activation with parameters
+        elif act_type in ("relu", "leakyrelu"):
+            act = act_type
+        else:
+            raise CheckpointFormatError(
+                "This SRVGGNetCompact checkpoint has parameter-free activations, so ReLU and LeakyReLU "
+                "cannot be told apart; pass act_type='relu' or act_type='leakyrelu' (CLI: --act-type)."
+            )
+        config = dict(
+            num_in_ch=num_in_ch,
+            num_out_ch=num_in_ch,
+            num_feat=first.shape[0],
+            num_conv=len(convs) - 2,
+            upscale=upscale,
+            act_type=act,
+        )
+        return SRVGGNetCompact, config, sd
+
+    raise _layout_error(sd, "Unrecognised super-resolution checkpoint layout.")
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    try:
+        # weights_only: the unpickler accepts tensors and plain containers only, so a malicious or
+        # module-pickling file is refused instead of executing code
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as err:  # UnpicklingError, RuntimeError (not a zip/pickle), EOFError ...
+        raise CheckpointFormatError(
+            f"Cannot read {path.name!r} as plain weights ({type(err).__name__}: {str(err).splitlines()[0]}). "
+            "Only tensor state dicts load here (torch.load weights_only=True); pickled modules or code "
+            "are refused. Re-save with torch.save(model.state_dict(), ...) from trusted code."
+        ) from err
+    if isinstance(obj, dict):
+        for wrapper in ("params_ema", "params", "state_dict"):
+            if isinstance(obj.get(wrapper), dict):
+                obj = obj[wrapper]  # BasicSR prefers the EMA weights when both are present
+                break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        what = type(obj).__name__ if not isinstance(obj, dict) else f"dict with keys {list(obj)[:6]}"
+        raise CheckpointFormatError(f"{path.name!r} holds a {what}, not a state dict of tensors.")
+    return obj
+
+
+def load_foreign_superres(path: str | os.PathLike, act_type: str | None = None) -> RRDBNet | SRVGGNetCompact:
+    """Load an ESRGAN / Real-ESRGAN ``.pth`` (or ``.safetensors``) into our module, architecture detected.
+
+    Accepts BasicSR dicts (``params_ema`` preferred over ``params``), bare state dicts, and the 2018
+    (``model.N``) and 2019 (``RRDB_trunk``) ESRGAN layouts. Loading is strict: every tensor must
+    find its place with the right shape.
+
+    Raises:
+        CheckpointFormatError: unreadable, pickled objects, or an unknown key layout (lists keys).
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "net.pth")
+        >>> torch.save({"params_ema": RRDBNet(num_feat=8, num_block=2, num_grow_ch=4).state_dict()}, p)
+        >>> net = load_foreign_superres(p)
+        >>> type(net).__name__, net.config.num_block, net.config.scale
+        ('RRDBNet', 2, 4)
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"No checkpoint file at {str(path)!r}.")
+    cls, config, sd = convert_superres_state_dict(_read_state_dict(path), act_type=act_type)
+    model = cls(**config)
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as err:
+        raise _layout_error(sd, f"Detected {cls.__name__}({config}) but the weights do not fit: {err}") from err
+    return model.float().eval()

@@ -1,0 +1,129 @@
+"""What every Space needs to serve a pipeline: a device, a cache of loaded models, limits, ZeroGPU.
+
+No gradio here: the Spaces import this, and so can any other server.
+
+* :func:`gpu` marks the function that touches the accelerator; on a ZeroGPU Space it becomes
+  ``spaces.GPU`` (a GPU is attached only while it runs), anywhere else it changes nothing.
+* :func:`load_pipeline` loads a model once per process and keeps the last few.
+* :func:`default_max_pixels` is the input size cap, so one huge upload cannot stall a shared server.
+
+Example:
+    >>> @gpu
+    ... def double(x):
+    ...     return 2 * x
+    >>> double(3)
+    6
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Callable, TypeVar
+
+import torch
+
+from .hub import resolve_model
+from .pipelines import SuperResolutionPipeline
+
+__all__ = ["gpu", "serving_device", "load_pipeline", "default_max_pixels", "MAX_PIXELS_ENV"]
+
+#: Environment variable that overrides :func:`default_max_pixels` (an integer pixel count).
+MAX_PIXELS_ENV = "GAN_HUB_MAX_PIXELS"
+_CPU_MAX_PIXELS = 4_000_000  # ~2000x2000: a few tens of seconds per image on a small CPU
+_GPU_MAX_PIXELS = 16_000_000
+
+F = TypeVar("F", bound=Callable)
+
+
+def _zero_gpu_decorator() -> Callable | None:
+    """``spaces.GPU`` from Hugging Face's ``spaces`` package, or None when it is not installed.
+
+    Our repository has a plain ``spaces/`` folder (the Space sources, no ``__init__.py``). Run
+    from the repository root, ``import spaces`` then succeeds as an empty namespace package, so
+    success alone proves nothing: only a ``GPU`` attribute means the real package.
+    """
+    try:
+        import spaces
+    except ImportError:
+        return None
+    return getattr(spaces, "GPU", None)
+
+
+def gpu(fn: F) -> F:
+    """Decorate the function that runs the model: ``spaces.GPU`` on ZeroGPU, the identity elsewhere.
+
+    Example:
+        >>> gpu(len)([1, 2])
+        2
+    """
+    decorator = _zero_gpu_decorator()
+    return decorator(fn) if decorator is not None else fn
+
+
+def serving_device() -> tuple[torch.device, torch.dtype]:
+    """CUDA in float16 when available (half the memory, tensor cores), else the CPU in float32.
+
+    Example:
+        >>> serving_device()[1] in (torch.float16, torch.float32)
+        True
+    """
+    if torch.cuda.is_available():
+        return torch.device("cuda"), torch.float16
+    return torch.device("cpu"), torch.float32
+
+
+@functools.lru_cache(maxsize=2)  # the two bundled models fit; a third evicts the oldest
+def _load_resolved(path: str) -> SuperResolutionPipeline:
+    device, dtype = serving_device()
+    try:
+        pipe = SuperResolutionPipeline.from_pretrained(path, dtype=dtype)
+    except OSError as err:  # diffusers' answer to a missing folder, file or uncached Hub repo
+        raise ValueError(
+            f"Could not load the model {path!r}: {err} Check the name, that the folder was saved "
+            "with save_pretrained, or that this machine can reach the Hugging Face Hub."
+        ) from err
+    return pipe.to(device)
+
+
+def load_pipeline(name_or_path: str | os.PathLike) -> SuperResolutionPipeline:
+    """The :class:`SuperResolutionPipeline` for a bundled name, a local folder or a Hub repo id.
+
+    Loaded once per process (cached by resolved location, so ``"superres-x4-gan"`` and its folder
+    share one copy) on :func:`serving_device`.
+
+    Raises:
+        ValueError: an unknown name, or a location that does not hold a loadable pipeline.
+
+    Example:
+        >>> import tempfile
+        >>> from gan_models import SRVGGNetCompact, SuperResolutionPipeline
+        >>> folder = tempfile.mkdtemp()
+        >>> SuperResolutionPipeline(SRVGGNetCompact(num_feat=8, num_conv=2)).save_pretrained(folder)
+        >>> load_pipeline(folder) is load_pipeline(folder)
+        True
+    """
+    return _load_resolved(resolve_model(name_or_path))
+
+
+
+def default_max_pixels() -> int:
+    """Largest input (width x height) a Space accepts: ``$GAN_HUB_MAX_PIXELS``, else 4 MP on CPU, 16 MP on GPU.
+
+    Example:
+        >>> import os
+        >>> os.environ["GAN_HUB_MAX_PIXELS"] = "1000"
+        >>> default_max_pixels()
+        1000
+        >>> del os.environ["GAN_HUB_MAX_PIXELS"]
+    """
+    value = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if value:
+        try:
+            pixels = int(value.replace("_", ""))
+        except ValueError:
+            pixels = 0
+        if pixels <= 0:
+            raise ValueError(f"{MAX_PIXELS_ENV} must be a positive integer pixel count, got {value!r}.")
+        return pixels
+    return _GPU_MAX_PIXELS if torch.cuda.is_available() else _CPU_MAX_PIXELS

@@ -1,0 +1,45 @@
+"""Shared test fixtures: tiny data made here, never ../shared/data."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def make_images(folder: Path, count: int = 4, size: tuple[int, int] = (48, 40), seed: int = 0) -> Path:
+    """Smooth random colour images (gradients + blobs), so SR has something learnable."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    for i in range(count):
+        a, b, c = rng.uniform(1, 6, 3)
+        img = np.stack([np.sin(a * xx + i), np.cos(b * yy), np.sin(c * (xx + yy))], -1)
+        Image.fromarray(((img + 1) * 127.5).astype(np.uint8)).save(folder / f"img{i}.png")
+    return folder
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    return make_images(tmp_path / "images")
+
+
+@pytest.fixture(autouse=True)
+def _reset_accelerate_state():
+    """accelerate keeps process-wide singletons; tests that build several engines need them fresh."""
+    yield
+    try:
+        from accelerate.state import AcceleratorState, GradientState, PartialState
+
+        AcceleratorState._reset_state(True)
+        GradientState._reset_state()
+        PartialState._reset_state()
+    except Exception:  # accelerate not imported by this test
+        pass

@@ -1,0 +1,102 @@
+"""The hub in a real browser: upload, pick a model, upscale, see the before/after slider.
+
+Uses Debian's chromium through playwright's sync API (no ``playwright install``, no network).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from the test server
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (pip) is not installed")
+if not (os.path.isfile(CHROMIUM) or shutil.which("chromium")):
+    pytest.skip(f"no chromium at {CHROMIUM}; install Debian's chromium package", allow_module_level=True)
+
+from gan_models import SRVGGNetCompact, SuperResolutionPipeline  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> str:
+    folder = tmp_path_factory.mktemp("tiny-sr")
+    torch.manual_seed(0)
+    SuperResolutionPipeline(upscaler=SRVGGNetCompact(num_feat=8, num_conv=2, upscale=4)).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def hub_url():
+    from app import build_hub
+
+    hub = build_hub()
+    _, url, _ = hub.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    yield url
+    hub.close()
+
+
+@pytest.fixture(scope="module")
+def page(hub_url):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(20_000)
+        page.goto(hub_url)
+        yield page
+        browser.close()
+
+
+def test_upscale_in_the_browser(page, tiny_model, tmp_path):
+    upload = tmp_path / "small.png"
+    Image.radial_gradient("L").resize((16, 12)).convert("RGB").save(upload)
+
+    # 1. the super-resolution tab is there, selected, and shows the Space once (not twice)
+    page.locator("#superres-run").first.wait_for(state="visible")
+    tab = page.get_by_role("tab", name="Super-resolution")
+    assert tab.get_attribute("aria-selected") == "true"
+    assert page.locator("#superres-run").count() == 1
+
+    # 2. upload into the image input (the first of its hidden <input type=file>)
+    page.locator("#superres-image input[type=file]").first.set_input_files(str(upload))
+    page.locator("#superres-image img").first.wait_for(state="visible")
+
+    # 3. type the tmp model folder into the dropdown (allow_custom_value) and commit it
+    model = page.locator("#superres-model input")
+    model.fill(tiny_model)
+    model.press("Enter")
+    assert model.input_value() == tiny_model
+
+    # 4. run, then the slider shows before and after, and the download appears
+    page.locator("#superres-run").click()
+    page.locator("#superres-download a[download], #superres-download a").first.wait_for(state="visible")
+    slider_images = page.locator("#superres-slider img")
+    slider_images.first.wait_for(state="visible")
+    assert slider_images.count() == 2
+    sizes = slider_images.evaluate_all("imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")
+    assert sorted(sizes) == [[16, 12], [64, 48]]
+    assert page.locator(".toast-body.error").count() == 0  # no gr.Error toast
+    if os.environ.get("GAN_HUB_SCREENSHOT"):
+        page.screenshot(path=os.environ["GAN_HUB_SCREENSHOT"], full_page=True)

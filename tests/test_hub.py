@@ -1,0 +1,143 @@
+"""gan_models.hub: names, model cards, upload (network faked at HfApi), offline repo-id loading."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from huggingface_hub import HfApi, ModelCard
+from huggingface_hub.utils import filter_repo_objects
+from PIL import Image
+
+from gan_models import SRVGGNetCompact, SuperResolutionPipeline
+from gan_models.hub import (
+    UPLOAD_ALLOW_PATTERNS,
+    UPLOAD_IGNORE_PATTERNS,
+    push_pipeline_to_hub,
+    resolve_model,
+    write_model_card,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def saved(tmp_path) -> Path:
+    torch.manual_seed(0)
+    folder = tmp_path / "tiny-sr"
+    SuperResolutionPipeline(SRVGGNetCompact(num_feat=4, num_conv=1, upscale=2)).save_pretrained(folder)
+    return folder
+
+
+def test_resolve_model(tmp_path, saved):
+    checkpoints = tmp_path / "checkpoints"
+    shutil.copytree(saved, checkpoints / "superres-x2-tiny")
+    assert resolve_model("superres-x2-tiny", checkpoints_dir=checkpoints) == str(checkpoints / "superres-x2-tiny")
+    assert resolve_model(str(saved), checkpoints_dir=checkpoints) == str(saved)
+    assert resolve_model("someorg/tiny-sr", checkpoints_dir=checkpoints) == "someorg/tiny-sr"
+    for bad in ("no-such-model", "a/b/c", "", "../x"):
+        with pytest.raises(ValueError, match="Bundled models: superres-x2-tiny"):
+            resolve_model(bad, checkpoints_dir=checkpoints)
+
+
+def test_model_card(saved, tmp_path):
+    sample = tmp_path / "sample.png"
+    Image.new("RGB", (4, 4)).save(sample)
+    path = write_model_card(
+        saved,
+        title="Tiny SR x2",
+        base_model="someorg/base-sr",
+        datasets=["eugenesiow/Div2k"],
+        license="apache-2.0",
+        metrics={"psnr": 27.5, "lpips": 0.21},
+        protocol="Set14, Y channel, 4-pixel border crop",
+        training="200k steps, batch 16, 1x A100",
+        sample_image=sample,
+        tags=["esrgan"],
+        eval_dataset="Set14",
+    )
+    card = ModelCard.load(path)
+    data = card.data.to_dict()
+    assert data["pipeline_tag"] == "image-to-image" and data["license"] == "apache-2.0"
+    assert {"gan-demo-hub", "super-resolution", "esrgan"} <= set(data["tags"])
+    assert data["base_model"] == "someorg/base-sr" and data["datasets"] == ["eugenesiow/Div2k"]
+    assert "library_name" not in data  # DiffusionPipeline.from_pretrained cannot load it alone
+    assert data["model-index"][0]["results"][0]["metrics"][0]["value"] == 27.5
+    assert "| psnr | 27.5 |" in card.text and "Set14, Y channel" in card.text and "200k steps" in card.text
+    assert (saved / "sample.png").is_file() and "![sample](sample.png)" in card.text
+
+
+def test_push_uploads_only_safe_files(saved, monkeypatch):
+    calls = {}
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.setdefault("create", (repo_id, kw)))
+
+    def fake_upload(self, **kw):
+        calls["upload"] = kw
+        return "commit-info"
+
+    monkeypatch.setattr(HfApi, "upload_folder", fake_upload)
+    # junk a careless user might leave in the folder
+    for name in ("optimizer.pt", "model.bin", "state.pkl", "upscaler/extra.pth", ".secret.json"):
+        (saved / name).write_bytes(b"x")
+    write_model_card(saved, title="t", datasets=[], license="mit", metrics={}, protocol="-", training="-")
+    Image.new("RGB", (2, 2)).save(saved / "sample.png")
+
+    assert push_pipeline_to_hub(saved, "someorg/tiny-sr", token="hf_fake", private=True) == "commit-info"
+    repo_id, kw = calls["create"]
+    assert repo_id == "someorg/tiny-sr" and kw["exist_ok"] is True and kw["private"] is True
+    up = calls["upload"]
+    assert up["repo_id"] == "someorg/tiny-sr" and Path(up["folder_path"]) == saved
+    assert not any(p.endswith((".bin", ".pkl", ".pt", ".pth")) for p in up["allow_patterns"])
+    # apply the patterns the way huggingface_hub does
+    files = [p.relative_to(saved).as_posix() for p in saved.rglob("*") if p.is_file()]
+    kept = set(filter_repo_objects(files, allow_patterns=up["allow_patterns"], ignore_patterns=up["ignore_patterns"]))
+    assert kept == {
+        "model_index.json",
+        "README.md",
+        "sample.png",
+        "upscaler/config.json",
+        "upscaler/diffusion_pytorch_model.safetensors",
+    }
+    assert up["allow_patterns"] == UPLOAD_ALLOW_PATTERNS and up["ignore_patterns"] == UPLOAD_IGNORE_PATTERNS
+
+
+def test_push_refuses_unsaved_folders(tmp_path):
+    with pytest.raises(ValueError, match="save_pretrained"):
+        push_pipeline_to_hub(tmp_path, "someorg/x")
+
+
+def test_from_pretrained_repo_id_offline_from_cache(saved, tmp_path):
+    """The real repo-id path of from_pretrained, served from a hand-built Hub cache."""
+    cache = tmp_path / "hub"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache / "models--someorg--tiny-sr"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    shutil.copytree(saved, repo / "snapshots" / commit)
+
+    script = (
+        "import json, torch; from PIL import Image; from gan_models import SuperResolutionPipeline\n"
+        "pipe = SuperResolutionPipeline.from_pretrained('someorg/tiny-sr')\n"
+        "pipe.set_progress_bar_config(disable=True)\n"
+        "out = pipe(Image.new('RGB', (5, 3))).images[0]\n"
+        "print(json.dumps([out.size, out.info['model'], pipe.upscaler.config.num_feat]))\n"
+    )
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_CACHE": str(cache),
+        "HF_HOME": str(tmp_path / "hf_home"),
+        "HF_ENDPOINT": "http://127.0.0.1:9",  # any attempted request would fail at once
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    env.pop("HF_TOKEN", None)
+    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    size, model, num_feat = json.loads(res.stdout.strip().splitlines()[-1])
+    assert size == [10, 6] and model == "someorg/tiny-sr" and num_feat == 4

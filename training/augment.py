@@ -1,0 +1,131 @@
+"""Degradations that turn high-resolution patches into low-resolution training inputs.
+
+Both run on whole batches on the training device; randomness comes from an explicit
+``torch.Generator`` so a resumed run degrades the same patches the same way.
+
+- ``bicubic``: antialiased bicubic downscaling. ``F.interpolate(..., antialias=True)`` matches
+  MATLAB's ``imresize`` (how the Set5/Set14 LR files were made) to 55-61 dB, so a model trained on
+  it is evaluated on the distribution it learned.
+- ``realistic``: Real-ESRGAN's second-order model: (blur -> resize -> noise -> JPEG) twice, then a
+  final resize to the LR size, for real-world photos.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+DEGRADATIONS = ("bicubic", "realistic")
+
+
+def bicubic_downsample(hr: torch.Tensor, scale: int) -> torch.Tensor:
+    """(B, C, H, W) in [0, 1] -> (B, C, H/scale, W/scale), MATLAB-like antialiased bicubic."""
+    h, w = hr.shape[-2:]
+    if h % scale or w % scale:
+        raise ValueError(f"HR size {(h, w)} must be divisible by the scale {scale}.")
+    lr = F.interpolate(hr, size=(h // scale, w // scale), mode="bicubic", antialias=True, align_corners=False)
+    return lr.clamp(0, 1)
+
+
+def _uniform(gen: torch.Generator, low: float, high: float) -> float:
+    return low + (high - low) * torch.rand((), generator=gen).item()
+
+
+def _gaussian_kernels(batch: int, gen: torch.Generator, sigma_range: tuple[float, float], size: int) -> torch.Tensor:
+    """Random anisotropic Gaussian kernels, (B, size, size), each summing to 1."""
+    sig_x = torch.empty(batch).uniform_(*sigma_range, generator=gen)
+    sig_y = torch.empty(batch).uniform_(*sigma_range, generator=gen)
+    theta = torch.empty(batch).uniform_(-math.pi, math.pi, generator=gen)
+    ax = torch.arange(size, dtype=torch.float32) - size // 2
+    yy, xx = torch.meshgrid(ax, ax, indexing="ij")
+    cos, sin = theta.cos()[:, None, None], theta.sin()[:, None, None]
+    xr = cos * xx + sin * yy
+    yr = -sin * xx + cos * yy
+    k = torch.exp(-0.5 * ((xr / sig_x[:, None, None]) ** 2 + (yr / sig_y[:, None, None]) ** 2))
+    return k / k.sum(dim=(-2, -1), keepdim=True)
+
+
+def _blur(x: torch.Tensor, gen: torch.Generator, sigma_range: tuple[float, float]) -> torch.Tensor:
+    b, c, _, _ = x.shape
+    size = 2 * int(torch.randint(3, 11, (), generator=gen)) + 1  # 7..21, as Real-ESRGAN
+    kernels = _gaussian_kernels(b, gen, sigma_range, size).to(x)
+    # one kernel per image: fold the batch into channels and use a grouped conv
+    weight = kernels[:, None].repeat_interleave(c, dim=0)  # (B*C, 1, k, k)
+    padded = F.pad(x.reshape(1, b * c, *x.shape[-2:]), [size // 2] * 4, mode="reflect")
+    return F.conv2d(padded, weight, groups=b * c).reshape_as(x)
+
+
+def _random_resize(x: torch.Tensor, gen: torch.Generator, scale_range: tuple[float, float]) -> torch.Tensor:
+    factor = _uniform(gen, *scale_range)
+    mode = ["area", "bilinear", "bicubic"][int(torch.randint(3, (), generator=gen))]
+    size = (max(4, round(x.shape[-2] * factor)), max(4, round(x.shape[-1] * factor)))
+    kwargs = {} if mode == "area" else {"align_corners": False}
+    return F.interpolate(x, size=size, mode=mode, **kwargs)
+
+
+def _noise(x: torch.Tensor, gen: torch.Generator, sigma_range: tuple[float, float], poisson_range: tuple[float, float]):
+    b = x.shape[0]
+    gray = (torch.rand(b, 1, 1, 1, generator=gen) < 0.4).to(x)  # 40% luminance-only noise
+    if torch.rand((), generator=gen) < 0.5:  # Gaussian noise, sigma in 8-bit levels
+        sigma = torch.empty(b, 1, 1, 1).uniform_(*sigma_range, generator=gen).to(x) / 255
+        color = torch.randn(x.shape, generator=gen).to(x)
+        mono = torch.randn((b, 1, *x.shape[-2:]), generator=gen).to(x)
+        noise = (gray * mono + (1 - gray) * color) * sigma
+    else:  # Poisson (shot) noise, approximated by signal-dependent Gaussian noise
+        scale = torch.empty(b, 1, 1, 1).uniform_(*poisson_range, generator=gen).to(x)
+        noise = torch.randn(x.shape, generator=gen).to(x) * x.clamp(0, 1).mul(255).sqrt().div(255) * scale
+    return (x + noise).clamp(0, 1)
+
+
+def _jpeg(x: torch.Tensor, gen: torch.Generator, quality_range: tuple[int, int]) -> torch.Tensor:
+    # JPEG round trip per image through Pillow on the CPU; no GPU JPEG encoder without torchvision
+    out = []
+    for img in x.clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy():
+        quality = int(torch.randint(quality_range[0], quality_range[1] + 1, (), generator=gen))
+        buffer = io.BytesIO()
+        Image.fromarray(img).save(buffer, format="JPEG", quality=quality)
+        out.append(np.asarray(Image.open(buffer).convert("RGB")))
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(x).div(255)
+
+
+def realistic_degrade(hr: torch.Tensor, scale: int, gen: torch.Generator) -> torch.Tensor:
+    """Real-ESRGAN-style second-order degradation of a batch in [0, 1] to (H/scale, W/scale)."""
+    h, w = hr.shape[-2:]
+    x = hr
+    # 1. first order: strong blur, resize, noise, JPEG
+    x = _blur(x, gen, (0.2, 3.0))
+    x = _random_resize(x, gen, (0.15, 1.5))
+    x = _noise(x, gen, (1, 30), (0.05, 3))
+    x = _jpeg(x, gen, (30, 95))
+    # 2. second order: milder, sometimes skipped blur
+    if torch.rand((), generator=gen) < 0.8:
+        x = _blur(x, gen, (0.2, 1.5))
+    x = _random_resize(x, gen, (0.3, 1.2))
+    x = _noise(x, gen, (1, 25), (0.05, 2.5))
+    # 3. to the LR size, then the final JPEG (the last thing most photos went through)
+    mode = ["area", "bilinear", "bicubic"][int(torch.randint(3, (), generator=gen))]
+    kwargs = {} if mode == "area" else {"align_corners": False}
+    x = F.interpolate(x, size=(h // scale, w // scale), mode=mode, **kwargs)
+    x = _jpeg(x, gen, (30, 95))
+    return x.clamp(0, 1)
+
+
+def degrade(hr: torch.Tensor, scale: int, kind: str, gen: torch.Generator) -> torch.Tensor:
+    """Dispatch on the degradation name; LR values are rounded to 8-bit levels like real files.
+
+    Example:
+        >>> degrade(torch.rand(2, 3, 16, 16), 4, "bicubic", torch.Generator().manual_seed(0)).shape
+        torch.Size([2, 3, 4, 4])
+    """
+    if kind == "bicubic":
+        lr = bicubic_downsample(hr, scale)
+    elif kind == "realistic":
+        lr = realistic_degrade(hr, scale, gen)
+    else:
+        raise ValueError(f"Unknown degradation {kind!r}; choose one of {DEGRADATIONS}.")
+    return lr.mul(255).round().div(255)
