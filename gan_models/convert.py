@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-import torch
 
 from .hub import load_foreign_superres, write_model_card
 from .pipelines.superres import SuperResolutionPipeline

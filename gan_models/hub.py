@@ -30,6 +30,7 @@ __all__ = [
     "bundled_models",
     "resolve_model",
     "write_model_card",
+    "update_model_card",
     "push_pipeline_to_hub",
     "convert_superres_state_dict",
     "load_foreign_superres",
@@ -208,6 +209,50 @@ evidence (faces, text, licence plates, medical or forensic images). Every output
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
     path = folder / "README.md"
     card.save(path)
+    return path
+
+
+def update_model_card(
+    folder: str | os.PathLike, *, section: str, markdown: str, metrics: Mapping[str, float] | None = None
+) -> Path:
+    """Replace (or append) the ``## <section>`` of a folder's model card; metrics go to the card too.
+
+    ``metrics`` names look like ``"<dataset> <metric>"`` (``"Set5 psnr"``); they become the card's
+    machine-readable ``model-index`` entries, so the Hub shows them beside the model.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = write_model_card(folder, title="T", datasets=["d"], license="mit", metrics={}, protocol="-", training="-")
+        >>> p = update_model_card(folder, section="Evaluation", markdown="PSNR 30", metrics={"Set5 psnr": 30.0})
+        >>> "PSNR 30" in p.read_text() and "model-index" in p.read_text()
+        True
+    """
+    path = Path(folder) / "README.md"
+    if not path.is_file():
+        raise ValueError(f"{str(path)!r} does not exist; write the card first (write_model_card).")
+    card = ModelCard.load(path)
+    heading = f"## {section}"
+    text = card.text
+    start = text.find(f"\n{heading}\n")
+    if start == -1:
+        text = text.rstrip() + f"\n\n{heading}\n\n{markdown.strip()}\n"
+    else:
+        end = text.find("\n## ", start + len(heading) + 2)
+        text = text[: start + 1] + f"{heading}\n\n{markdown.strip()}\n" + (text[end:] if end != -1 else "")
+    if metrics:
+        card.data.eval_results = [
+            EvalResult(
+                task_type="image-to-image",
+                dataset_type=name.split(" ", 1)[0],
+                dataset_name=name.split(" ", 1)[0],
+                metric_type=name.split(" ", 1)[-1].lower(),
+                metric_value=float(value),
+            )
+            for name, value in metrics.items()
+        ]
+        card.data.model_name = card.data.model_name or Path(folder).resolve().name
+    ModelCard(f"---\n{card.data.to_yaml()}\n---\n{text}").save(path)
     return path
 
 

@@ -43,3 +43,16 @@ def _reset_accelerate_state():
         PartialState._reset_state()
     except Exception:  # accelerate not imported by this test
         pass
+
+
+def make_sr_benchmark(folder: Path, scale: int = 4, count: int = 2) -> Path:
+    """A Set5-shaped folder (HR/, LR_bicubic/X<scale>/) from synthetic images."""
+    make_images(folder / "HR", count=count, size=(52, 66), seed=1)
+    (folder / "LR_bicubic" / f"X{scale}").mkdir(parents=True, exist_ok=True)
+    for hr_file in sorted((folder / "HR").glob("*.png")):
+        hr = Image.open(hr_file)
+        hr = hr.crop((0, 0, hr.width // scale * scale, hr.height // scale * scale))
+        hr.resize((hr.width // scale, hr.height // scale), Image.Resampling.BICUBIC).save(
+            folder / "LR_bicubic" / f"X{scale}" / hr_file.name
+        )
+    return folder

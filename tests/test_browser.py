@@ -11,7 +11,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls f
 
 import shutil
 import socket
-from pathlib import Path
 
 import pytest
 import torch

@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.conftest import ROOT, make_images
+from tests.conftest import ROOT, make_images, make_sr_benchmark
 from training.config import EngineConfig, load_config
 from training.engine import TrainingDivergedError, list_checkpoints
 from training.train_superres import main as train_superres
@@ -61,8 +61,11 @@ def test_checkpoint_limit_and_no_temporary_leftovers(image_folder: Path, tmp_pat
     assert (out / "config.yaml").exists()
 
 
-def test_exported_pipeline_is_fp16_ema(image_folder: Path, tmp_path: Path):
-    folder = train_superres(tiny_args(image_folder, tmp_path / "run", max_steps=2))
+def test_exported_pipeline_is_fp16_ema_with_validated_card(image_folder: Path, tmp_path: Path):
+    val = make_sr_benchmark(tmp_path / "val")
+    folder = train_superres(tiny_args(image_folder, tmp_path / "run", max_steps=2, val_data=val))
+    assert "psnr_y" in (folder / "README.md").read_text()
+    assert len(list((tmp_path / "run" / "samples").glob("*.png"))) == 1
     weights = load_file(str(next((folder / "upscaler").glob("*.safetensors"))))
     assert all(t.dtype == torch.float16 for t in weights.values())
     assert (folder / "README.md").exists()
@@ -119,3 +122,24 @@ def test_two_process_training_really_runs_two_processes(tmp_path: Path):
     state = json.loads((list_checkpoints(out)[-1] / "trainer_state.json").read_text())
     assert state == {**state, "step": 2, "world_size": 2}
     assert (out / "checkpoints" / "step-00000002" / "random_states_1.pkl").exists()
+
+
+def test_evaluate_writes_scores_and_crop_grid_into_the_card(image_folder: Path, tmp_path: Path):
+    from training.evaluate_superres import main as evaluate_main
+
+    val = make_sr_benchmark(tmp_path / "Set5")
+    folder = train_superres(tiny_args(image_folder, tmp_path / "run", max_steps=1))
+    evaluate_main(["--model", str(folder), "--data", str(val), "--card", "--grid", "img0,img1", "--compare", "bicubic"])
+    card = (folder / "README.md").read_text()
+    assert "## Evaluation" in card and "| Set5 | 2 |" in card and "samples.png" in card
+    assert "model-index" in card
+    assert card.count("## Evaluation") == 1
+    evaluate_main(["--model", str(folder), "--data", str(val), "--card"])  # again: replaced, not appended
+    assert (folder / "README.md").read_text().count("## Evaluation") == 1
+
+
+def test_gradient_accumulation_and_bf16_autocast(image_folder: Path, tmp_path: Path):
+    out = tmp_path / "run"
+    train_superres(tiny_args(image_folder, out, max_steps=2, gradient_accumulation_steps=2, mixed_precision="bf16", stage="gan"))
+    state = json.loads((list_checkpoints(out)[-1] / "trainer_state.json").read_text())
+    assert state["step"] == 2  # optimiser steps, not micro-steps

@@ -23,7 +23,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -168,6 +168,47 @@ def format_table(result: dict, model: str = "") -> str:
     return "\n".join(lines)
 
 
+def comparison_grid(
+    upscalers: Mapping[str, Any], data_dir: str | Path, scale: int = 4, names: Sequence[str] | None = None, crop: int = 96
+) -> Image.Image:
+    """Side-by-side HR-resolution crops: one row per image, one column per model, then the HR truth.
+
+    ``upscalers`` maps a column label to anything :func:`evaluate` accepts (module, pipeline,
+    callable). Each crop is the ``crop``-pixel square at the centre of the image. Columns are
+    labelled on a white strip on top.
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> (root / "HR").mkdir(); (root / "LR_bicubic" / "X4").mkdir(parents=True)
+        >>> Image.new("RGB", (64, 48)).save(root / "HR" / "m.png")
+        >>> Image.new("RGB", (16, 12)).save(root / "LR_bicubic" / "X4" / "m.png")
+        >>> comparison_grid({"bicubic": bicubic_upscaler(4)}, root, crop=32).size
+        (64, 50)
+    """
+    from PIL import ImageDraw
+
+    data_dir = Path(data_dir)
+    pairs = [p for p in _find_pairs(data_dir, scale) if names is None or p[0] in names]
+    if not pairs:
+        raise ValueError(f"None of {names} found in {data_dir / 'HR'}.")
+    columns = {label: _as_upscaler(model, scale) for label, model in upscalers.items()}
+    label_height = 18
+    grid = Image.new("RGB", (crop * (len(columns) + 1), label_height + crop * len(pairs)), "white")
+    draw = ImageDraw.Draw(grid)
+    for col, label in enumerate([*columns, "HR"]):
+        draw.text((col * crop + 3, 3), label, fill="black")
+    for row, (_, hr_path, lr_path) in enumerate(pairs):
+        lr = _open_scoring_mode(lr_path).convert("RGB")
+        hr = _open_scoring_mode(hr_path).convert("RGB").crop((0, 0, lr.width * scale, lr.height * scale))
+        left, top = max(0, hr.width // 2 - crop // 2), max(0, hr.height // 2 - crop // 2)
+        box = (left, top, left + crop, top + crop)
+        tiles = [upscale(lr).convert("RGB").crop(box) for upscale in columns.values()] + [hr.crop(box)]
+        for col, tile in enumerate(tiles):
+            grid.paste(tile, (col * crop, label_height + row * crop))
+    return grid
+
+
 def load_upscaler(model: str, scale: int, device: str = "cpu") -> Upscaler:
     """``bicubic`` or a pipeline loaded from a bundled name, folder or Hub repo id, as an upscaler.
 
@@ -203,6 +244,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="write all scores to this JSON file")
     parser.add_argument(
+        "--card",
+        action="store_true",
+        help="write the scores (and --grid) into the model folder's model card, under 'Evaluation'",
+    )
+    parser.add_argument(
+        "--grid",
+        metavar="NAMES",
+        help="comma-separated image names of the last --data set for a crop grid (bicubic | --compare | model | HR)",
+    )
+    parser.add_argument("--compare", default="", help="comma-separated extra models shown in the grid")
+    parser.add_argument(
         "--device", default="cuda" if torch.cuda.is_available() else "cpu", help="device for the model"
     )
     args = parser.parse_args(argv)
@@ -228,11 +280,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("| dataset | images | PSNR (dB) | SSIM |\n|---|---:|---:|---:|")
         for r in results:
             print(f"| {r['dataset']} | {r['num_images']} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
+    if args.card:
+        _write_card(args, upscale, results)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         summary = {"model": args.model, "scale": args.scale, "gray_as_y": args.gray_as_y, "results": results}
         args.json.write_text(json.dumps(summary, indent=2))
     return 0
+
+
+def _write_card(args: argparse.Namespace, upscale: Upscaler, results: list[dict]) -> None:
+    """Scores, protocol and (optionally) the crop grid into the evaluated folder's model card."""
+    from gan_models.hub import resolve_model, update_model_card
+
+    folder = Path(resolve_model(args.model))
+    if not folder.is_dir():
+        raise SystemExit(f"--card needs a local model folder, got {args.model!r}.")
+    baseline = {r["dataset"]: evaluate(bicubic_upscaler(args.scale), r["data_dir"], args.scale, gray_as_y=args.gray_as_y) for r in results}
+    rows = [
+        f"| {r['dataset']} | {r['num_images']} | {r['psnr']:.2f} / {r['ssim']:.4f} | "
+        f"{baseline[r['dataset']]['psnr']:.2f} / {baseline[r['dataset']]['ssim']:.4f} |"
+        for r in results
+    ]
+    grid_md = ""
+    if args.grid:
+        columns = {"bicubic": bicubic_upscaler(args.scale)}
+        columns.update({Path(m).name: load_upscaler(m, args.scale, args.device) for m in args.compare.split(",") if m})
+        columns[folder.name] = upscale
+        grid = comparison_grid(columns, results[-1]["data_dir"], args.scale, names=args.grid.split(","))
+        grid.save(folder / "samples.png")
+        grid_md = (
+            f"\n![crops](samples.png)\n\nCentre crops of {results[-1]['dataset']} ({args.grid}) at x{args.scale}: "
+            f"{' | '.join([*columns, 'HR'])}. Benchmark images are for research comparison only.\n"
+        )
+    command = f"python -m training.evaluate_superres --model {args.model} " + " ".join(f"--data {d}" for d in args.data)
+    markdown = (
+        f"x{args.scale}, PSNR (dB) / SSIM on the Y channel (BT.601), {args.scale}-pixel border cropped, 8-bit outputs, "
+        f"using the LR files distributed with each set (MATLAB bicubic), whole image at once"
+        f"{'; gray images scored on their gray values' if args.gray_as_y else ''}.\n\n"
+        "| dataset | images | this model | bicubic |\n|---|---:|---:|---:|\n" + "\n".join(rows) + "\n\n"
+        f"Reproduce: `{command}`\n{grid_md}"
+    )
+    metrics = {f"{r['dataset']} {k}": r[k] for r in results for k in ("psnr", "ssim")}
+    update_model_card(folder, section="Evaluation", markdown=markdown, metrics=metrics)
+    print(f"Model card updated: {folder / 'README.md'}")
 
 
 def _find_pairs(data_dir: Path, scale: int) -> list[tuple[str, Path, Path]]:

@@ -21,7 +21,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python training/train_superres.py` / `accelerate launch training/...`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -32,6 +31,7 @@ from training.augment import degrade
 from training.config import EngineConfig, parse_cli
 from training.data import RandomPatchSampler, load_image_sources
 from training.engine import Engine, StepOutput
+from training.evaluate_superres import bicubic_upscaler, comparison_grid, evaluate
 from training.losses import VGGPerceptualLoss, adversarial_loss
 
 
@@ -129,22 +129,6 @@ def _generator_class(folder: Path):
     return classes[name]
 
 
-def _load_validation_set(folder: str, scale: int) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    """(name, LR (1,3,h,w), HR cropped to scale*h x scale*w) from the LR files that come with the set."""
-    if not folder:
-        return []
-    root = Path(folder)
-    pairs = []
-    for hr_file in sorted((root / "HR").glob("*.png")):
-        lr_file = root / "LR_bicubic" / f"X{scale}" / hr_file.name
-        if not lr_file.exists():
-            continue
-        to_tensor = lambda f: torch.from_numpy(np.asarray(Image.open(f).convert("RGB"))).permute(2, 0, 1)[None].float() / 255  # noqa: E731
-        lr, hr = to_tensor(lr_file), to_tensor(hr_file)
-        pairs.append((hr_file.stem, lr, hr[..., : lr.shape[-2] * scale, : lr.shape[-1] * scale]))
-    return pairs
-
-
 class SuperResolutionRecipe:
     """Data + networks + loss for the engine; validation and export for the EMA generator."""
 
@@ -166,7 +150,6 @@ class SuperResolutionRecipe:
             print("No local VGG19 weights (vgg_weights): training without the perceptual loss.")
         self.loss = SuperResolutionLoss(cfg, perceptual)
         self._perceptual = perceptual
-        self.validation_set = _load_validation_set(cfg.val_data, cfg.scale)
 
     def sample_batch(self, step: int, batch_size: int, rank: int, device: torch.device) -> SRBatch:
         hr = self.sampler.sample(step, batch_size, rank).to(device)
@@ -176,31 +159,14 @@ class SuperResolutionRecipe:
         lr = degrade(hr, self.config.scale, self.config.degradation, self.sampler.generator(step, rank + 1000))
         return SRBatch(lr=lr, hr=hr)
 
-    @torch.no_grad()
     def validate(self, generator: nn.Module) -> tuple[dict[str, float], list[Image.Image]]:
-        from training.metrics import psnr_y, ssim_y
-
-        if not self.validation_set:
+        """Set5-style scores of the EMA generator, and a bicubic | model | HR crop grid."""
+        cfg = self.config
+        if not cfg.val_data:
             return {}, []
-        device = next(generator.parameters()).device
-        was_training = generator.training
-        generator.eval()
-        psnrs, ssims, crops = [], [], []
-        scale = self.config.scale
-        for name, lr, hr in self.validation_set:
-            sr = generator(lr.to(device)).clamp(0, 1).cpu()
-            sr = sr.mul(255).round().div(255)  # score the 8-bit image a user would get
-            psnrs.append(float(psnr_y(sr, hr, border=scale)))
-            ssims.append(float(ssim_y(sr, hr, border=scale)))
-            if len(crops) < 3:  # a 96x96 HR crop per image: bicubic | ours | HR
-                bic = F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
-                h, w = hr.shape[-2:]
-                top, left = max(0, h // 2 - 48), max(0, w // 2 - 48)
-                row = torch.cat([t[..., top : top + 96, left : left + 96] for t in (bic, sr, hr)], dim=-1)
-                crops.append(row)
-        generator.train(was_training)
-        grid = torch.cat(crops, dim=-2)[0].permute(1, 2, 0).mul(255).round().byte().numpy()
-        return {"psnr_y": float(np.mean(psnrs)), "ssim_y": float(np.mean(ssims))}, [Image.fromarray(grid)]
+        result = evaluate(generator, cfg.val_data, cfg.scale)
+        grid = comparison_grid({"bicubic": bicubic_upscaler(cfg.scale), "model": generator}, cfg.val_data, cfg.scale)
+        return {"psnr_y": result["psnr"], "ssim_y": result["ssim"]}, [grid]
 
     def export(self, generator: nn.Module, folder: Path, metrics: dict[str, float]) -> None:
         import copy
