@@ -162,9 +162,7 @@ def gpu_throughput(net: nn.Module, size: int, batch: int, dtype: torch.dtype, wa
     return out_pixels * repeats / (time.perf_counter() - start) / 1e6
 
 
-def train_throughput(
-    net: nn.Module, device: str, bf16: bool, batch: int, patch: int, warmup: int, steps: int
-) -> float:
+def train_throughput(net: nn.Module, device: str, bf16: bool, batch: int, patch: int, warmup: int, steps: int) -> float:
     """Images per second of the generator L1 step (forward, L1 vs HR, backward, Adam) on ``device``.
 
     ``bf16`` runs the forward under ``torch.autocast`` with fp32 master weights, as

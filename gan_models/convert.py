@@ -84,8 +84,9 @@ def _add_superres(sub: argparse._SubParsersAction) -> Callable[[argparse.Namespa
     p.add_argument("checkpoint", type=Path, help="the .pth (or .safetensors) file")
     p.add_argument("output_dir", type=Path, help="folder to write (save_pretrained layout)")
     p.add_argument("--fp16", action="store_true", help="store weights in float16 (half the size)")
-    p.add_argument("--act-type", choices=["relu", "leakyrelu"], default=None,
-                   help="only for compact models without PReLU weights")
+    p.add_argument(
+        "--act-type", choices=["relu", "leakyrelu"], default=None, help="only for compact models without PReLU weights"
+    )
     p.add_argument("--license", default="other", help="Hub license id of the original weights")
     p.add_argument("--source-url", default=None, help="where the original file was downloaded from")
     return lambda a: convert_superres(

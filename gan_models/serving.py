@@ -106,7 +106,6 @@ def load_pipeline(name_or_path: str | os.PathLike) -> SuperResolutionPipeline:
     return _load_resolved(resolve_model(name_or_path))
 
 
-
 def default_max_pixels() -> int:
     """Largest input (width x height) a Space accepts: ``$GAN_HUB_MAX_PIXELS``, else 4 MP on CPU, 16 MP on GPU.
 

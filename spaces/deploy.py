@@ -46,11 +46,16 @@ def space_files(family: str, with_checkpoints: bool = True) -> list[tuple[str, P
     return files
 
 
-def deploy(family: str, repo_id: str, private: bool = False, with_checkpoints: bool = True, token: str | None = None) -> str:
+def deploy(
+    family: str, repo_id: str, private: bool = False, with_checkpoints: bool = True, token: str | None = None
+) -> str:
     """Create (or update) the Space ``repo_id`` and upload the family in one commit; returns its URL."""
     api = HfApi(token=token)
     api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
-    operations = [CommitOperationAdd(path_in_repo=dest, path_or_fileobj=str(src)) for dest, src in space_files(family, with_checkpoints)]
+    operations = [
+        CommitOperationAdd(path_in_repo=dest, path_or_fileobj=str(src))
+        for dest, src in space_files(family, with_checkpoints)
+    ]
     api.create_commit(repo_id, operations=operations, commit_message=f"Deploy the {family} Space", repo_type="space")
     return f"https://huggingface.co/spaces/{repo_id}"
 

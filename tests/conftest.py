@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
@@ -56,3 +57,36 @@ def make_sr_benchmark(folder: Path, scale: int = 4, count: int = 2) -> Path:
             folder / "LR_bicubic" / f"X{scale}" / hr_file.name
         )
     return folder
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def save_tiny_sr_model(folder: Path) -> str:
+    """A real SuperResolutionPipeline folder with a toy x4 generator (seeded)."""
+    import torch
+
+    from gan_models import SRVGGNetCompact, SuperResolutionPipeline
+
+    torch.manual_seed(0)
+    SuperResolutionPipeline(upscaler=SRVGGNetCompact(num_feat=8, num_conv=2, upscale=4)).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> str:
+    return save_tiny_sr_model(tmp_path_factory.mktemp("tiny-sr"))
+
+
+@pytest.fixture(scope="module")
+def hub_url():
+    """The whole hub (app.py) served on a free local port for the module's tests."""
+    from app import build_hub
+
+    hub = build_hub()
+    _, url, _ = hub.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    yield url
+    hub.close()

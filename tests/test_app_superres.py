@@ -11,7 +11,6 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from the test server
 
-import socket
 import sys
 from pathlib import Path
 
@@ -22,35 +21,6 @@ from PIL import Image
 pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
-
-from gan_models import SRVGGNetCompact, SuperResolutionPipeline  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def save_tiny_model(folder: Path) -> str:
-    torch.manual_seed(0)
-    SuperResolutionPipeline(upscaler=SRVGGNetCompact(num_feat=8, num_conv=2, upscale=4)).save_pretrained(folder)
-    return str(folder)
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> str:
-    return save_tiny_model(tmp_path_factory.mktemp("tiny-sr"))
-
-
-@pytest.fixture(scope="module")
-def hub_url():
-    from app import build_hub
-
-    hub = build_hub()
-    _, url, _ = hub.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
-    yield url
-    hub.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,8 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from the test server
 
 import shutil
-import socket
 
 import pytest
-import torch
 from PIL import Image
 
 CHROMIUM = "/usr/bin/chromium"
@@ -29,32 +27,6 @@ CHROMIUM_ARGS = [
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (pip) is not installed")
 if not (os.path.isfile(CHROMIUM) or shutil.which("chromium")):
     pytest.skip(f"no chromium at {CHROMIUM}; install Debian's chromium package", allow_module_level=True)
-
-from gan_models import SRVGGNetCompact, SuperResolutionPipeline  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> str:
-    folder = tmp_path_factory.mktemp("tiny-sr")
-    torch.manual_seed(0)
-    SuperResolutionPipeline(upscaler=SRVGGNetCompact(num_feat=8, num_conv=2, upscale=4)).save_pretrained(folder)
-    return str(folder)
-
-
-@pytest.fixture(scope="module")
-def hub_url():
-    from app import build_hub
-
-    hub = build_hub()
-    _, url, _ = hub.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
-    yield url
-    hub.close()
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,18 @@ def load_deploy():
 def test_space_holds_ui_library_and_no_pickles(monkeypatch):
     deploy = load_deploy()
     calls = {}
-    monkeypatch.setattr(deploy.HfApi, "create_repo", lambda self, repo_id, **kw: calls.setdefault("repo", (repo_id, kw)))
+    monkeypatch.setattr(
+        deploy.HfApi, "create_repo", lambda self, repo_id, **kw: calls.setdefault("repo", (repo_id, kw))
+    )
     monkeypatch.setattr(
         deploy.HfApi, "create_commit", lambda self, repo_id, operations, **kw: calls.setdefault("ops", operations)
     )
     url = deploy.deploy("superres", "me/sr-space", with_checkpoints=False)
     assert url == "https://huggingface.co/spaces/me/sr-space"
-    assert calls["repo"] == ("me/sr-space", {"repo_type": "space", "space_sdk": "gradio", "private": False, "exist_ok": True})
+    assert calls["repo"] == (
+        "me/sr-space",
+        {"repo_type": "space", "space_sdk": "gradio", "private": False, "exist_ok": True},
+    )
     paths = {op.path_in_repo for op in calls["ops"]}
     assert {"app.py", "ui.py", "README.md", "requirements.txt", "gan_models/__init__.py"} <= paths
     assert not any(p.endswith((".pyc", ".bin", ".pkl", ".pth")) or "__pycache__" in p for p in paths)

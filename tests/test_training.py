@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.conftest import ROOT, make_images, make_sr_benchmark
+from tests.conftest import ROOT, free_port, make_images, make_sr_benchmark
 from training.config import EngineConfig, load_config
 from training.engine import TrainingDivergedError, list_checkpoints
 from training.train_superres import main as train_superres
@@ -21,10 +20,25 @@ from training.train_superres import main as train_superres
 
 def tiny_args(data: Path, out: Path, **extra) -> list[str]:
     args = {
-        "data": str(data), "val_data": "", "output_dir": str(out), "arch": "compact", "num_feat": 8,
-        "num_conv": 2, "scale": 4, "patch_size": 32, "batch_size": 2, "max_steps": 4, "checkpoint_every": 2,
-        "checkpoints_total_limit": 5, "validate_every": 1000, "log_every": 1, "report_to": "none",
-        "lr_schedule": "constant", "ema_decay": 0.9, "d_num_feat": 8, "g_lr": 1e-3,
+        "data": str(data),
+        "val_data": "",
+        "output_dir": str(out),
+        "arch": "compact",
+        "num_feat": 8,
+        "num_conv": 2,
+        "scale": 4,
+        "patch_size": 32,
+        "batch_size": 2,
+        "max_steps": 4,
+        "checkpoint_every": 2,
+        "checkpoints_total_limit": 5,
+        "validate_every": 1000,
+        "log_every": 1,
+        "report_to": "none",
+        "lr_schedule": "constant",
+        "ema_decay": 0.9,
+        "d_num_feat": 8,
+        "g_lr": 1e-3,
     }
     args.update(extra)
     return [f"--{k}={v}" for k, v in args.items()]
@@ -74,7 +88,9 @@ def test_exported_pipeline_is_fp16_ema_with_validated_card(image_folder: Path, t
     torch.testing.assert_close(weights[key].float(), ema[f"module.{key}"].half().float())
 
 
-def test_nan_loss_stops_with_clear_error_and_keeps_last_good_checkpoint(image_folder: Path, tmp_path: Path, monkeypatch):
+def test_nan_loss_stops_with_clear_error_and_keeps_last_good_checkpoint(
+    image_folder: Path, tmp_path: Path, monkeypatch
+):
     out = tmp_path / "run"
     train_superres(tiny_args(image_folder, out, max_steps=2))
     good = list_checkpoints(out)[-1]
@@ -112,11 +128,15 @@ def test_two_process_training_really_runs_two_processes(tmp_path: Path):
     data = make_images(tmp_path / "images")
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    with socket.socket() as sock:  # a free port for the rendezvous
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}",
-           str(ROOT / "training" / "train_superres.py"), *tiny_args(data, out, max_steps=2, stage="gan")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        f"--master_port={free_port()}",
+        str(ROOT / "training" / "train_superres.py"),
+        *tiny_args(data, out, max_steps=2, stage="gan"),
+    ]
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     state = json.loads((list_checkpoints(out)[-1] / "trainer_state.json").read_text())
@@ -140,6 +160,8 @@ def test_evaluate_writes_scores_and_crop_grid_into_the_card(image_folder: Path, 
 
 def test_gradient_accumulation_and_bf16_autocast(image_folder: Path, tmp_path: Path):
     out = tmp_path / "run"
-    train_superres(tiny_args(image_folder, out, max_steps=2, gradient_accumulation_steps=2, mixed_precision="bf16", stage="gan"))
+    train_superres(
+        tiny_args(image_folder, out, max_steps=2, gradient_accumulation_steps=2, mixed_precision="bf16", stage="gan")
+    )
     state = json.loads((list_checkpoints(out)[-1] / "trainer_state.json").read_text())
     assert state["step"] == 2  # optimiser steps, not micro-steps

@@ -126,7 +126,9 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
     root = Path(output_dir) / "checkpoints"
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.name.startswith(CHECKPOINT_PREFIX) and (p / "trainer_state.json").exists())
+    return sorted(
+        p for p in root.iterdir() if p.name.startswith(CHECKPOINT_PREFIX) and (p / "trainer_state.json").exists()
+    )
 
 
 class Engine:
@@ -149,7 +151,9 @@ class Engine:
             mixed_precision=config.mixed_precision,
             gradient_accumulation_steps=config.gradient_accumulation_steps,
             log_with=None if config.report_to == "none" else config.report_to,
-            project_config=ProjectConfiguration(project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "logs")),
+            project_config=ProjectConfiguration(
+                project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "logs")
+            ),
         )
         set_seed(config.seed)  # same initial weights on every process; data differs by rank
         self.recipe: GANRecipe = recipe_factory(config)
@@ -200,9 +204,9 @@ class Engine:
         if acc.is_main_process:
             ema_state = {k: v.detach().contiguous().cpu() for k, v in self.G_ema.state_dict().items()}
             save_file(ema_state, str(tmp / "ema.safetensors"))
-            (tmp / "trainer_state.json").write_text(json.dumps(
-                {"step": self.step, "world_size": self.accelerator.num_processes, "time": time.time()}
-            ))
+            (tmp / "trainer_state.json").write_text(
+                json.dumps({"step": self.step, "world_size": self.accelerator.num_processes, "time": time.time()})
+            )
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
@@ -215,7 +219,9 @@ class Engine:
         if where == "latest":
             found = list_checkpoints(self.output_dir)
             if not found:
-                self.accelerator.print(f"--resume latest: no checkpoint in {self.output_dir}/checkpoints, starting fresh.")
+                self.accelerator.print(
+                    f"--resume latest: no checkpoint in {self.output_dir}/checkpoints, starting fresh."
+                )
                 return
             folder = found[-1]
         else:
@@ -267,7 +273,9 @@ class Engine:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.output_dir / "config.yaml")
         if cfg.report_to != "none":
-            acc.init_trackers("train", config={k: v for k, v in vars(cfg).items() if isinstance(v, (int, float, str, bool))})
+            acc.init_trackers(
+                "train", config={k: v for k, v in vars(cfg).items() if isinstance(v, (int, float, str, bool))}
+            )
 
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not acc.is_local_main_process, desc="train")
         metrics: dict[str, float] = {}
@@ -277,7 +285,9 @@ class Engine:
             # 1. a batch that depends only on (step, micro-step, rank)
             batch = self.recipe.sample_batch(
                 self.step * cfg.gradient_accumulation_steps + micro % cfg.gradient_accumulation_steps,
-                cfg.batch_size, acc.process_index, acc.device,
+                cfg.batch_size,
+                acc.process_index,
+                acc.device,
             )
             micro += 1
             logs: dict[str, float] = {}
@@ -306,7 +316,13 @@ class Engine:
             bar.update(1)
             if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
                 elapsed, tick = time.time() - tick, time.time()
-                images_per_s = cfg.log_every * cfg.batch_size * cfg.gradient_accumulation_steps * acc.num_processes / max(elapsed, 1e-9)
+                images_per_s = (
+                    cfg.log_every
+                    * cfg.batch_size
+                    * cfg.gradient_accumulation_steps
+                    * acc.num_processes
+                    / max(elapsed, 1e-9)
+                )
                 logs.update({"Speed/images_per_s": images_per_s, "Progress/lr_G": self.sched_G.get_last_lr()[0]})
                 acc.log(logs, step=self.step)
                 bar.set_postfix({k.split("/")[-1]: f"{v:.4g}" for k, v in logs.items()})

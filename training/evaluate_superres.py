@@ -169,7 +169,11 @@ def format_table(result: dict, model: str = "") -> str:
 
 
 def comparison_grid(
-    upscalers: Mapping[str, Any], data_dir: str | Path, scale: int = 4, names: Sequence[str] | None = None, crop: int = 96
+    upscalers: Mapping[str, Any],
+    data_dir: str | Path,
+    scale: int = 4,
+    names: Sequence[str] | None = None,
+    crop: int = 96,
 ) -> Image.Image:
     """Side-by-side HR-resolution crops: one row per image, one column per model, then the HR truth.
 
@@ -254,9 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma-separated image names of the last --data set for a crop grid (bicubic | --compare | model | HR)",
     )
     parser.add_argument("--compare", default="", help="comma-separated extra models shown in the grid")
-    parser.add_argument(
-        "--device", default="cuda" if torch.cuda.is_available() else "cpu", help="device for the model"
-    )
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="device for the model")
     args = parser.parse_args(argv)
     if args.scale < 1:
         parser.error(f"--scale must be a positive integer, got {args.scale}.")
@@ -296,7 +298,10 @@ def _write_card(args: argparse.Namespace, upscale: Upscaler, results: list[dict]
     folder = Path(resolve_model(args.model))
     if not folder.is_dir():
         raise SystemExit(f"--card needs a local model folder, got {args.model!r}.")
-    baseline = {r["dataset"]: evaluate(bicubic_upscaler(args.scale), r["data_dir"], args.scale, gray_as_y=args.gray_as_y) for r in results}
+    baseline = {
+        r["dataset"]: evaluate(bicubic_upscaler(args.scale), r["data_dir"], args.scale, gray_as_y=args.gray_as_y)
+        for r in results
+    }
     rows = [
         f"| {r['dataset']} | {r['num_images']} | {r['psnr']:.2f} / {r['ssim']:.4f} | "
         f"{baseline[r['dataset']]['psnr']:.2f} / {baseline[r['dataset']]['ssim']:.4f} |"

@@ -69,7 +69,13 @@ class VGGPerceptualLoss(nn.Module):
         state = {k: v for k, v in state.items() if k.startswith("features.")}
         self.load_state_dict(state, strict=True)
         self.requires_grad_(False).eval()
-        self.layer_weights = layer_weights or {"relu1_1": 0.1, "relu2_1": 0.1, "relu3_1": 1.0, "relu4_1": 1.0, "relu5_1": 1.0}
+        self.layer_weights = layer_weights or {
+            "relu1_1": 0.1,
+            "relu2_1": 0.1,
+            "relu3_1": 1.0,
+            "relu4_1": 1.0,
+            "relu5_1": 1.0,
+        }
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 

@@ -71,9 +71,7 @@ def rgb_to_y(x: torch.Tensor, gray_as_y: bool = False) -> torch.Tensor:
     if channels == 1:
         return x * _PEAK if gray_as_y else x * sum(_Y_WEIGHTS) + _Y_OFFSET
     if channels != 3:
-        raise ValueError(
-            f"rgb_to_y expects 1 (gray) or 3 (RGB) channels, got {channels}; drop alpha before scoring."
-        )
+        raise ValueError(f"rgb_to_y expects 1 (gray) or 3 (RGB) channels, got {channels}; drop alpha before scoring.")
     weights = torch.tensor(_Y_WEIGHTS, dtype=x.dtype, device=x.device).view(3, 1, 1)
     return (x * weights).sum(dim=-3, keepdim=True) + _Y_OFFSET
 
@@ -243,4 +241,3 @@ def _image_to_tensor(image: np.ndarray | Image.Image) -> torch.Tensor:
 
 
 __all__ = ["psnr_y", "rgb_to_y", "ssim_y"]
-

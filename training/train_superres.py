@@ -60,6 +60,8 @@ class SuperResConfig(EngineConfig):
     d_num_feat: int = 64
     # model card
     model_name: str = "superres"
+    data_note: str = ""  # one line for the model card: what the data is and its licence
+    hardware_note: str = ""  # one line for the model card: where and how long it trained
     license: str = "mit"
 
 
@@ -136,9 +138,13 @@ class SuperResolutionRecipe:
         if cfg.stage not in ("psnr", "gan"):
             raise ValueError(f"stage must be 'psnr' or 'gan', got {cfg.stage!r}.")
         if cfg.patch_size % (cfg.scale * 8):
-            raise ValueError(f"patch_size must be a multiple of 8*scale={8 * cfg.scale} (U-Net D), got {cfg.patch_size}.")
+            raise ValueError(
+                f"patch_size must be a multiple of 8*scale={8 * cfg.scale} (U-Net D), got {cfg.patch_size}."
+            )
         self.config = cfg
-        self.sampler = RandomPatchSampler(load_image_sources(cfg.data, min_size=cfg.patch_size), cfg.patch_size, seed=cfg.seed)
+        self.sampler = RandomPatchSampler(
+            load_image_sources(cfg.data, min_size=cfg.patch_size), cfg.patch_size, seed=cfg.seed
+        )
         self.generator = build_generator(cfg)
         if upscale_factor(self.generator) != cfg.scale:
             raise ValueError(f"pretrained model scale {upscale_factor(self.generator)} != scale={cfg.scale}.")
@@ -177,16 +183,40 @@ class SuperResolutionRecipe:
         cfg = self.config
         G = copy.deepcopy(generator).cpu().half()  # bundled weights are fp16
         SuperResolutionPipeline(upscaler=G).save_pretrained(str(folder))
-        metric_text = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        sizes = (
+            f"num_feat {cfg.num_feat}, num_conv {cfg.num_conv}"
+            if cfg.arch == "compact"
+            else f"num_feat {cfg.num_feat}, num_block {cfg.num_block}, num_grow_ch {cfg.num_grow_ch}"
+        )
+        losses = (
+            "L1" if cfg.stage == "psnr" else f"L1 x{cfg.l1_weight} + adversarial ({cfg.adv_loss}) x{cfg.adv_weight}"
+        )
+        if self._perceptual is not None:
+            losses += f" + VGG19 perceptual x{cfg.perceptual_weight}"
+        training = "\n".join(
+            [
+                f"- Recipe: `training/train_superres.py`, stage `{cfg.stage}` ({losses})"
+                + (f", initialised from `{cfg.pretrained}`" if cfg.pretrained else ""),
+                f"- Generator: {type(generator).__name__} x{cfg.scale} ({sizes}); weights are the EMA "
+                f"(decay {cfg.ema_decay}), stored in fp16",
+                f"- Data: {cfg.data_note or cfg.data}; random {cfg.patch_size}px HR patches with flips and "
+                f"90-degree rotations; LR made on the fly by the `{cfg.degradation}` degradation",
+                f"- Budget: {cfg.max_steps} steps of batch {cfg.batch_size} x {cfg.gradient_accumulation_steps} "
+                f"accumulation, Adam lr {cfg.g_lr} ({cfg.lr_schedule}, {cfg.lr_warmup_steps} warm-up steps), "
+                f"betas ({cfg.adam_beta1}, {cfg.adam_beta2}), mixed precision `{cfg.mixed_precision}`"
+                + (f"; {cfg.hardware_note}" if cfg.hardware_note else ""),
+            ]
+        )
         write_model_card(
             folder,
             title=cfg.model_name,
-            datasets=[cfg.data],
+            base_model=None,
+            datasets=[Path(part).name for part in cfg.data.split(",") if part.strip()],
             license=cfg.license,
             metrics=metrics,
-            protocol=f"validation during training on {cfg.val_data or 'nothing'} (x{cfg.scale}, Y channel, border {cfg.scale}): {metric_text}",
-            training=f"stage {cfg.stage}, {cfg.max_steps} steps, batch {cfg.batch_size}, HR patch {cfg.patch_size}, "
-            f"degradation {cfg.degradation}, arch {cfg.arch}",
+            protocol=f"validation on `{cfg.val_data}` during training (x{cfg.scale}, Y channel, {cfg.scale}px border, "
+            "LR files of the set); the full Set5/Set14 evaluation, when run, is below",
+            training=training,
             sample_image=None,
             tags=["super-resolution", cfg.stage],
         )
