@@ -70,7 +70,9 @@ def _open_stream(fp: IO[bytes], what: str, max_pixels: int | None) -> Image.Imag
         # Pillow's own guard (~179 MP) fires inside open(); report it as a size problem too.
         raise ImageTooLargeError(0, 0, max_pixels or Image.MAX_IMAGE_PIXELS or 0, message=str(err)) from err
     except _DECODE_ERRORS as err:
-        raise InvalidImageError(f"{what} is not a readable image ({err}). {_SUPPORTED_HINT}") from err
+        # the reason, not str(err): Pillow's message repeats the server-side path of the upload
+        reason = "unknown format" if isinstance(err, Image.UnidentifiedImageError) else type(err).__name__
+        raise InvalidImageError(f"{what} is not a readable image ({reason}). {_SUPPORTED_HINT}") from err
     _check_pixels(img.width, img.height, max_pixels)
     try:
         img.load()  # force the decode now, so truncated files fail here and not deep in a pipeline

@@ -318,7 +318,11 @@ def _write_card(args: argparse.Namespace, upscale: Upscaler, results: list[dict]
             f"\n![crops](samples.png)\n\nCentre crops of {results[-1]['dataset']} ({args.grid}) at x{args.scale}: "
             f"{' | '.join([*columns, 'HR'])}. Benchmark images are for research comparison only.\n"
         )
-    command = f"python -m training.evaluate_superres --model {args.model} " + " ".join(f"--data {d}" for d in args.data)
+    command = " ".join(
+        [f"python -m training.evaluate_superres --model {args.model}", *(f"--data {d}" for d in args.data)]
+        + (["--gray-as-y"] if args.gray_as_y else [])
+        + ([f"--scale {args.scale}"] if args.scale != 4 else [])
+    )
     markdown = (
         f"x{args.scale}, PSNR (dB) / SSIM on the Y channel (BT.601), {args.scale}-pixel border cropped, 8-bit outputs, "
         f"using the LR files distributed with each set (MATLAB bicubic), whole image at once"
