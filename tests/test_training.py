@@ -165,3 +165,18 @@ def test_gradient_accumulation_and_bf16_autocast(image_folder: Path, tmp_path: P
     )
     state = json.loads((list_checkpoints(out)[-1] / "trainer_state.json").read_text())
     assert state["step"] == 2  # optimiser steps, not micro-steps
+
+
+def test_push_to_hub_uploads_only_the_exported_ema_pipeline(image_folder: Path, tmp_path: Path, monkeypatch):
+    from huggingface_hub import HfApi
+
+    calls = []
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create", repo_id)))
+    monkeypatch.setattr(HfApi, "upload_folder", lambda self, **kw: calls.append(("upload", kw)))
+    out = tmp_path / "run"
+    train_superres(tiny_args(image_folder, out, max_steps=1, push_to_hub=True, hub_model_id="me/tiny-sr"))
+    assert calls[0] == ("create", "me/tiny-sr")
+    upload = calls[1][1]
+    assert Path(upload["folder_path"]) == out / "pipeline" and upload["repo_id"] == "me/tiny-sr"
+    assert "*.bin" in upload["ignore_patterns"] and "*.safetensors" in upload["allow_patterns"]
+    assert len(calls) == 2
