@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import torch
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
@@ -97,6 +97,20 @@ def resolve_model(name_or_path: str | os.PathLike, checkpoints_dir: str | os.Pat
 # --------------------------------------------------------------------------------------------
 
 
+def _eval_results(rows: Iterable[tuple[str, str, float]]) -> list[EvalResult]:
+    """(dataset, metric, value) rows as the card's machine-readable ``model-index`` entries."""
+    return [
+        EvalResult(
+            task_type="image-to-image",
+            dataset_type=dataset,
+            dataset_name=dataset,
+            metric_type=metric.lower(),
+            metric_value=float(value),
+        )
+        for dataset, metric, value in rows
+    ]
+
+
 def write_model_card(
     folder: str | os.PathLike,
     *,
@@ -142,16 +156,7 @@ def write_model_card(
     all_tags = list(dict.fromkeys(["gan-demo-hub", "gan", "super-resolution", "image-to-image", *(tags or [])]))
     eval_results = None
     if eval_dataset and metrics:
-        eval_results = [
-            EvalResult(
-                task_type="image-to-image",
-                dataset_type=eval_dataset,
-                dataset_name=eval_dataset,
-                metric_type=name.lower(),
-                metric_value=float(value),
-            )
-            for name, value in metrics.items()
-        ]
+        eval_results = _eval_results((eval_dataset, name, value) for name, value in metrics.items())
     data = ModelCardData(
         license=license,
         base_model=base_model,
@@ -241,16 +246,7 @@ def update_model_card(
         end = text.find("\n## ", start + len(heading) + 2)
         text = text[: start + 1] + f"{heading}\n\n{markdown.strip()}\n" + (text[end:] if end != -1 else "")
     if metrics:
-        card.data.eval_results = [
-            EvalResult(
-                task_type="image-to-image",
-                dataset_type=name.split(" ", 1)[0],
-                dataset_name=name.split(" ", 1)[0],
-                metric_type=name.split(" ", 1)[-1].lower(),
-                metric_value=float(value),
-            )
-            for name, value in metrics.items()
-        ]
+        card.data.eval_results = _eval_results((*name.split(" ", 1), value) for name, value in metrics.items())
         card.data.model_name = card.data.model_name or Path(folder).resolve().name
     ModelCard(f"---\n{card.data.to_yaml()}\n---\n{text}").save(path)
     return path

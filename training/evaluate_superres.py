@@ -57,6 +57,7 @@ def evaluate(
     scale: int = 4,
     save_dir: str | Path | None = None,
     gray_as_y: bool = False,
+    outputs: dict[str, Image.Image] | None = None,
 ) -> dict:
     """PSNR / SSIM (Y channel, border = scale) of a model on one benchmark folder.
 
@@ -70,6 +71,8 @@ def evaluate(
         data_dir: a folder with ``HR/`` and ``LR_bicubic/X{scale}/`` holding files of the same names.
         scale: the upscaling factor; also the border cropped before scoring.
         save_dir: if given, each SR result is written there as ``<name>.png``.
+        outputs: if given, filled with ``name -> SR image`` (e.g. for :func:`comparison_grid`, so
+            the model does not run a second time).
         gray_as_y: score gray HR images on their gray values (the SR output converted to ``L``)
             instead of BasicSR's replicate-to-RGB Y; this reproduces the classic Set14 tables
             (see :mod:`training.metrics`).
@@ -121,6 +124,8 @@ def evaluate(
             )
         if save_dir is not None:
             sr.save(save_dir / f"{name}.png")
+        if outputs is not None:
+            outputs[name] = sr
         # 3. 8-bit scores on Y with border = scale
         if gray_as_y and hr.mode == "L":
             sr = sr.convert("L")  # the old scripts scored gray output for gray input
@@ -178,8 +183,9 @@ def comparison_grid(
     """Side-by-side HR-resolution crops: one row per image, one column per model, then the HR truth.
 
     ``upscalers`` maps a column label to anything :func:`evaluate` accepts (module, pipeline,
-    callable). Each crop is the ``crop``-pixel square at the centre of the image. Columns are
-    labelled on a white strip on top.
+    callable), or to the ``outputs`` an :func:`evaluate` call already collected (name -> image).
+    Each crop is the ``crop``-pixel square at the centre of the image. Columns are labelled on a
+    white strip on top.
 
     Example:
         >>> import tempfile
@@ -196,21 +202,32 @@ def comparison_grid(
     pairs = [p for p in _find_pairs(data_dir, scale) if names is None or p[0] in names]
     if not pairs:
         raise ValueError(f"None of {names} found in {data_dir / 'HR'}.")
-    columns = {label: _as_upscaler(model, scale) for label, model in upscalers.items()}
+    # every column becomes (image name, LR image) -> SR image
+    columns: dict[str, Callable[[str, Image.Image], Image.Image]] = {}
+    for label, model in upscalers.items():
+        columns[label] = _precomputed(model) if isinstance(model, Mapping) else _run_on_lr(_as_upscaler(model, scale))
     label_height = 18
     grid = Image.new("RGB", (crop * (len(columns) + 1), label_height + crop * len(pairs)), "white")
     draw = ImageDraw.Draw(grid)
     for col, label in enumerate([*columns, "HR"]):
         draw.text((col * crop + 3, 3), label, fill="black")
-    for row, (_, hr_path, lr_path) in enumerate(pairs):
+    for row, (name, hr_path, lr_path) in enumerate(pairs):
         lr = _open_scoring_mode(lr_path).convert("RGB")
         hr = _open_scoring_mode(hr_path).convert("RGB").crop((0, 0, lr.width * scale, lr.height * scale))
         left, top = max(0, hr.width // 2 - crop // 2), max(0, hr.height // 2 - crop // 2)
         box = (left, top, left + crop, top + crop)
-        tiles = [upscale(lr).convert("RGB").crop(box) for upscale in columns.values()] + [hr.crop(box)]
+        tiles = [column(name, lr).convert("RGB").crop(box) for column in columns.values()] + [hr.crop(box)]
         for col, tile in enumerate(tiles):
             grid.paste(tile, (col * crop, label_height + row * crop))
     return grid
+
+
+def _precomputed(made: Mapping[str, Image.Image]) -> Callable[[str, Image.Image], Image.Image]:
+    return lambda name, lr: made[name]
+
+
+def _run_on_lr(upscale: Upscaler) -> Callable[[str, Image.Image], Image.Image]:
+    return lambda name, lr: upscale(lr)
 
 
 def load_upscaler(model: str, scale: int, device: str = "cpu") -> Upscaler:
@@ -271,7 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for data_dir in args.data:
         save_dir = args.save_dir / Path(data_dir).name / f"X{args.scale}" if args.save_dir else None
         try:
-            result = evaluate(upscale, data_dir, args.scale, save_dir=save_dir, gray_as_y=args.gray_as_y)
+            outputs: dict[str, Image.Image] = {}
+            result = evaluate(
+                upscale, data_dir, args.scale, save_dir=save_dir, gray_as_y=args.gray_as_y, outputs=outputs
+            )
         except (FileNotFoundError, ValueError) as error:
             parser.error(str(error))
         results.append(result)
@@ -283,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r in results:
             print(f"| {r['dataset']} | {r['num_images']} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
     if args.card:
-        _write_card(args, upscale, results)
+        _write_card(args, outputs, results)  # outputs: the last set's SR images, for the grid
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         summary = {"model": args.model, "scale": args.scale, "gray_as_y": args.gray_as_y, "results": results}
@@ -291,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _write_card(args: argparse.Namespace, upscale: Upscaler, results: list[dict]) -> None:
+def _write_card(args: argparse.Namespace, last_outputs: dict[str, Image.Image], results: list[dict]) -> None:
     """Scores, protocol and (optionally) the crop grid into the evaluated folder's model card."""
     from gan_models.hub import resolve_model, update_model_card
 
@@ -311,7 +331,7 @@ def _write_card(args: argparse.Namespace, upscale: Upscaler, results: list[dict]
     if args.grid:
         columns = {"bicubic": bicubic_upscaler(args.scale)}
         columns.update({Path(m).name: load_upscaler(m, args.scale, args.device) for m in args.compare.split(",") if m})
-        columns[folder.name] = upscale
+        columns[folder.name] = last_outputs  # already computed by evaluate(): no second run
         grid = comparison_grid(columns, results[-1]["data_dir"], args.scale, names=args.grid.split(","))
         grid.save(folder / "samples.png")
         grid_md = (

@@ -170,8 +170,9 @@ class SuperResolutionRecipe:
         cfg = self.config
         if not cfg.val_data:
             return {}, []
-        result = evaluate(generator, cfg.val_data, cfg.scale)
-        grid = comparison_grid({"bicubic": bicubic_upscaler(cfg.scale), "model": generator}, cfg.val_data, cfg.scale)
+        outputs: dict[str, Image.Image] = {}
+        result = evaluate(generator, cfg.val_data, cfg.scale, outputs=outputs)
+        grid = comparison_grid({"bicubic": bicubic_upscaler(cfg.scale), "model": outputs}, cfg.val_data, cfg.scale)
         return {"psnr_y": result["psnr"], "ssim_y": result["ssim"]}, [grid]
 
     def export(self, generator: nn.Module, folder: Path, metrics: dict[str, float]) -> None:
