@@ -19,6 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parent
 # (tab label, folder under spaces/): one line per family, in tab order. A new family adds a line.
 FAMILIES = [
     ("Super-resolution", "superres"),
+    ("Faces", "faces"),
 ]
 
 

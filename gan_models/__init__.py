@@ -20,19 +20,31 @@ from .errors import (
     InferenceOutOfMemoryError,
     InvalidImageError,
 )
-from .pipelines import SuperResolutionPipeline, SuperResolutionPipelineOutput
+from .faces import StyleGAN2Discriminator, StyleGAN2Generator
+from .pipelines import (
+    FaceGANPipeline,
+    FaceGANPipelineOutput,
+    SuperResolutionPipeline,
+    SuperResolutionPipelineOutput,
+    save_animation,
+)
 from .superres import RRDBNet, SRVGGNetCompact, UNetDiscriminatorSN, upscale_factor
 
 __all__ = [
+    "CheckpointFormatError",
+    "FaceGANPipeline",
+    "FaceGANPipelineOutput",
+    "GanModelsError",
+    "ImageTooLargeError",
+    "InferenceOutOfMemoryError",
+    "InvalidImageError",
     "RRDBNet",
     "SRVGGNetCompact",
-    "UNetDiscriminatorSN",
-    "upscale_factor",
+    "StyleGAN2Discriminator",
+    "StyleGAN2Generator",
     "SuperResolutionPipeline",
     "SuperResolutionPipelineOutput",
-    "GanModelsError",
-    "InvalidImageError",
-    "ImageTooLargeError",
-    "CheckpointFormatError",
-    "InferenceOutOfMemoryError",
+    "UNetDiscriminatorSN",
+    "save_animation",
+    "upscale_factor",
 ]

@@ -1,10 +1,11 @@
 """Convert foreign GAN checkpoints into pipeline folders: ``python -m gan_models.convert <family> ...``.
 
-One subcommand per family (``superres`` now; ``faces``, ``cyclegan`` later), each registered in
+One subcommand per family (``superres``, ``faces``; ``cyclegan`` later), each registered in
 ``_SUBCOMMANDS`` with its own arguments.
 
 Example:
     python -m gan_models.convert superres RealESRGAN_x4plus.pth checkpoints/realesrgan-x4plus --fp16
+    python -m gan_models.convert faces 550000.pt checkpoints/stylegan2-ffhq-256
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
-
-from .hub import load_foreign_superres, write_model_card
+from .hub import load_foreign_stylegan2, load_foreign_superres, write_model_card
+from .pipelines.faces import FaceGANPipeline
 from .pipelines.superres import SuperResolutionPipeline
 from .superres import upscale_factor
 
-__all__ = ["convert_superres", "main"]
+__all__ = ["convert_faces", "convert_superres", "main"]
 
 
 def _sha256(path: Path) -> str:
@@ -43,7 +44,7 @@ def convert_superres(
     """Write a :class:`SuperResolutionPipeline` folder (safetensors + model card) from a ``.pth``.
 
     Example:
-        >>> import tempfile, os
+        >>> import tempfile, os, torch
         >>> from gan_models import SRVGGNetCompact
         >>> d = tempfile.mkdtemp(); src = os.path.join(d, "tiny.pth")
         >>> torch.save(SRVGGNetCompact(num_feat=4, num_conv=1, upscale=2).state_dict(), src)
@@ -79,6 +80,72 @@ def convert_superres(
     return output_dir
 
 
+def convert_faces(
+    checkpoint: str | Path,
+    output_dir: str | Path,
+    *,
+    fp16: bool = True,
+    lr_mlp: float = 0.01,
+    license: str = "other",
+    source_url: str | None = None,
+) -> Path:
+    """Write a :class:`FaceGANPipeline` folder (fp16 safetensors + model card) from a rosinality ``.pt``.
+
+    Example:
+        >>> import argparse, tempfile, os, torch
+        >>> from gan_models import StyleGAN2Generator
+        >>> d = tempfile.mkdtemp(); src = os.path.join(d, "tiny.pt")
+        >>> G = StyleGAN2Generator(size=8, style_dim=8, n_mlp=1, channel_base=64, channel_max=8)
+        >>> torch.save({"g_ema": G.state_dict(), "args": argparse.Namespace(size=8)}, src)
+        >>> sorted(p.name for p in convert_faces(src, os.path.join(d, "out")).iterdir())
+        ['README.md', 'model_index.json', 'stylegan']
+    """
+    checkpoint, output_dir = Path(checkpoint), Path(output_dir)
+    # 1. read and detect (typed errors for anything unknown or unsafe)
+    model = load_foreign_stylegan2(checkpoint, lr_mlp=lr_mlp)
+    # 2. save; fp16 by default: half the download, and the pipeline computes in fp32 on the CPU anyway.
+    #    (.half(), not .to(dtype=): diffusers 0.42 ModelMixin.to(dtype) logs a spurious fp32 warning.)
+    if fp16:
+        model.half()
+    FaceGANPipeline(stylegan=model).save_pretrained(output_dir, safe_serialization=True)
+    # 3. a card that says where the weights came from
+    cfg = model.config
+    widths = ", ".join(f"{r}px: {c}" for r, c in model.channels.items())
+    origin = f"[{checkpoint.name}]({source_url})" if source_url else f"`{checkpoint.name}`"
+    write_model_card(
+        output_dir,
+        title=f"StyleGAN2 {cfg.size}x{cfg.size} (converted)",
+        datasets=[],
+        license=license,
+        metrics={},
+        protocol="Not re-evaluated after conversion; see the original release for its numbers.",
+        training=(
+            f"Not trained here: converted from {origin} (sha256 `{_sha256(checkpoint)}`, its `g_ema` weights) "
+            f"with `python -m gan_models.convert faces{'' if fp16 else ' --fp32'}`. Architecture: StyleGAN2 "
+            f"{cfg.size}x{cfg.size}, w {cfg.style_dim}-d, {cfg.n_mlp}-layer mapping (lr_mlp {cfg.lr_mlp}), "
+            f"channels {widths}. Check the original project's and dataset's licenses before redistributing."
+        ),
+        tags=["converted", "rosinality-stylegan2"],
+        family="faces",
+    )
+    return output_dir
+
+
+def _add_faces(sub: argparse._SubParsersAction) -> Callable[[argparse.Namespace], Path]:
+    p = sub.add_parser("faces", help="rosinality stylegan2-pytorch .pt -> FaceGANPipeline folder (fp16)")
+    p.add_argument("checkpoint", type=Path, help="the .pt file (g_ema is used) or a .safetensors state dict")
+    p.add_argument("output_dir", type=Path, help="folder to write (save_pretrained layout)")
+    p.add_argument("--fp32", action="store_true", help="keep float32 weights (default: float16, half the size)")
+    p.add_argument(
+        "--lr-mlp", type=float, default=0.01, help="the mapping network's lr multiplier used in training (not stored)"
+    )
+    p.add_argument("--license", default="other", help="Hub license id of the original weights")
+    p.add_argument("--source-url", default=None, help="where the original file was downloaded from")
+    return lambda a: convert_faces(
+        a.checkpoint, a.output_dir, fp16=not a.fp32, lr_mlp=a.lr_mlp, license=a.license, source_url=a.source_url
+    )
+
+
 def _add_superres(sub: argparse._SubParsersAction) -> Callable[[argparse.Namespace], Path]:
     p = sub.add_parser("superres", help="ESRGAN / Real-ESRGAN .pth -> SuperResolutionPipeline folder")
     p.add_argument("checkpoint", type=Path, help="the .pth (or .safetensors) file")
@@ -94,8 +161,8 @@ def _add_superres(sub: argparse._SubParsersAction) -> Callable[[argparse.Namespa
     )
 
 
-# family -> function adding its subparser and returning its runner; later: "faces", "cyclegan"
-_SUBCOMMANDS = {"superres": _add_superres}
+# family -> function adding its subparser and returning its runner; later: "cyclegan"
+_SUBCOMMANDS = {"superres": _add_superres, "faces": _add_faces}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

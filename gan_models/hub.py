@@ -6,16 +6,19 @@
   as safetensors only.
 * :func:`load_foreign_superres` reads ESRGAN / Real-ESRGAN ``.pth`` files (BasicSR ``params_ema`` /
   ``params``, bare state dicts, the 2018 and 2019 ESRGAN layouts) without running pickled code.
+* :func:`load_foreign_stylegan2` reads rosinality/stylegan2-pytorch ``.pt`` files (``g_ema``) the same way.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import os
 import re
 import shutil
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import torch
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
@@ -28,12 +31,14 @@ __all__ = [
     "UPLOAD_ALLOW_PATTERNS",
     "UPLOAD_IGNORE_PATTERNS",
     "bundled_models",
-    "resolve_model",
-    "write_model_card",
-    "update_model_card",
-    "push_pipeline_to_hub",
+    "convert_stylegan2_state_dict",
     "convert_superres_state_dict",
+    "load_foreign_stylegan2",
     "load_foreign_superres",
+    "push_pipeline_to_hub",
+    "resolve_model",
+    "update_model_card",
+    "write_model_card",
 ]
 
 #: Bundled defaults, laid out exactly like Hub model repos (``checkpoints/<name>/model_index.json``).
@@ -97,11 +102,61 @@ def resolve_model(name_or_path: str | os.PathLike, checkpoints_dir: str | os.Pat
 # --------------------------------------------------------------------------------------------
 
 
-def _eval_results(rows: Iterable[tuple[str, str, float]]) -> list[EvalResult]:
+# What differs between families' cards: Hub pipeline tag, default tags, a one-line description, a
+# usage snippet and the limitations. Chosen from the folder's model_index.json (`_class_name`), so
+# every caller of write_model_card gets the right card without naming its family.
+_CARD_TEMPLATES: dict[str, dict[str, object]] = {
+    "superres": {
+        "pipeline_tag": "image-to-image",
+        "tags": ["super-resolution", "image-to-image"],
+        "description": "A super-resolution GAN generator",
+        "usage": """import torch
+from gan_models import SuperResolutionPipeline
+
+pipe = SuperResolutionPipeline.from_pretrained("<this repo or folder>", dtype=torch.float32)
+image = pipe("photo.png").images[0]   # PNG text chunks mark it as AI-generated""",
+        "limitations": """A GAN invents plausible detail; it does not recover the true scene. Do not use the output as
+evidence (faces, text, licence plates, medical or forensic images). Every output carries
+`ai_generated=true` and `DigitalSourceType=trainedAlgorithmicMedia` PNG text metadata.""",
+    },
+    "faces": {
+        "pipeline_tag": "unconditional-image-generation",
+        "tags": ["stylegan2", "faces", "unconditional-image-generation"],
+        "description": "A StyleGAN2 face generator",
+        "usage": """import torch
+from gan_models import FaceGANPipeline, save_animation
+
+pipe = FaceGANPipeline.from_pretrained("<this repo or folder>", dtype=torch.float32)
+faces = pipe(num_images=4, seed=42, truncation=0.7).images   # image i comes from seed 42 + i
+save_animation(pipe.interpolate(1, 2, num_frames=24, truncation=0.7), "walk.gif")
+grid = pipe.style_mix([1, 2, 3], [4, 5], level="coarse", truncation=0.7)""",
+        "limitations": """These people do not exist. Do not present the images as photographs of real people, use them to
+impersonate anyone or to build fake profiles. A face GAN reproduces the biases of its training data
+(face datasets over-represent some ages, skin tones and celebrity looks) and can leak near-copies of
+training faces. Every PIL output carries `ai_generated=true` and
+`DigitalSourceType=trainedAlgorithmicMedia` text metadata (kept when saved as PNG).""",
+    },
+}
+_FAMILY_OF_PIPELINE = {"SuperResolutionPipeline": "superres", "FaceGANPipeline": "faces"}
+
+
+def _card_family(folder: Path, family: str | None) -> str:
+    if family is not None:
+        if family not in _CARD_TEMPLATES:
+            raise ValueError(f"family must be one of {sorted(_CARD_TEMPLATES)}, got {family!r}.")
+        return family
+    try:
+        class_name = json.loads((folder / "model_index.json").read_text()).get("_class_name")
+    except (OSError, ValueError):
+        class_name = None  # no saved pipeline (yet): the historical default
+    return _FAMILY_OF_PIPELINE.get(class_name, "superres")
+
+
+def _eval_results(rows: Iterable[tuple[str, str, float]], task_type: str = "image-to-image") -> list[EvalResult]:
     """(dataset, metric, value) rows as the card's machine-readable ``model-index`` entries."""
     return [
         EvalResult(
-            task_type="image-to-image",
+            task_type=task_type,
             dataset_type=dataset,
             dataset_name=dataset,
             metric_type=metric.lower(),
@@ -124,6 +179,7 @@ def write_model_card(
     sample_image: str | os.PathLike | None = None,
     tags: list[str] | None = None,
     eval_dataset: str | None = None,
+    family: str | None = None,
 ) -> Path:
     """Write ``README.md`` (Hub model card with YAML front matter) into a saved pipeline folder.
 
@@ -141,8 +197,10 @@ def write_model_card(
         protocol: how the metrics were measured (data, crop, colour space, ...).
         training: how the weights were made (recipe, steps, hardware) or where they came from.
         sample_image: a PNG shown in the card; copied into the folder if it lives elsewhere.
-        tags: extra tags; ``gan-demo-hub``, ``gan``, ``super-resolution`` are always present.
+        tags: extra tags; ``gan-demo-hub``, ``gan`` and the family's tags are always present.
         eval_dataset: if given, ``metrics`` also go to the machine-readable ``model-index``.
+        family: ``"superres"`` or ``"faces"`` (pipeline tag, usage snippet, limitations); by default
+            read from the folder's ``model_index.json``, super-resolution when there is none.
 
     Example:
         >>> import tempfile
@@ -153,15 +211,18 @@ def write_model_card(
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    all_tags = list(dict.fromkeys(["gan-demo-hub", "gan", "super-resolution", "image-to-image", *(tags or [])]))
+    template = _CARD_TEMPLATES[_card_family(folder, family)]
+    all_tags = list(dict.fromkeys(["gan-demo-hub", "gan", *template["tags"], *(tags or [])]))
     eval_results = None
     if eval_dataset and metrics:
-        eval_results = _eval_results((eval_dataset, name, value) for name, value in metrics.items())
+        eval_results = _eval_results(
+            ((eval_dataset, name, value) for name, value in metrics.items()), template["pipeline_tag"]
+        )
     data = ModelCardData(
         license=license,
         base_model=base_model,
         datasets=list(datasets) or None,
-        pipeline_tag="image-to-image",
+        pipeline_tag=template["pipeline_tag"],
         tags=all_tags,
         model_name=title,
         eval_results=eval_results,
@@ -181,16 +242,12 @@ def write_model_card(
     rows = "\n".join(f"| {name} | {value:.4g} |" for name, value in metrics.items()) or "| (none) | |"
     body = f"""# {title}
 
-{sample_md}A super-resolution GAN generator packaged by the GAN demo hub as a diffusers-format pipeline.
+{sample_md}{template["description"]} packaged by the GAN demo hub as a diffusers-format pipeline.
 
 ## Use
 
 ```python
-import torch
-from gan_models import SuperResolutionPipeline
-
-pipe = SuperResolutionPipeline.from_pretrained("<this repo or folder>", dtype=torch.float32)
-image = pipe("photo.png").images[0]   # PNG text chunks mark it as AI-generated
+{template["usage"]}
 ```
 
 ## Training
@@ -207,9 +264,7 @@ Protocol: {protocol}
 
 ## Limitations and disclosure
 
-A GAN invents plausible detail; it does not recover the true scene. Do not use the output as
-evidence (faces, text, licence plates, medical or forensic images). Every output carries
-`ai_generated=true` and `DigitalSourceType=trainedAlgorithmicMedia` PNG text metadata.
+{template["limitations"]}
 """
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
     path = folder / "README.md"
@@ -246,7 +301,10 @@ def update_model_card(
         end = text.find("\n## ", start + len(heading) + 2)
         text = text[: start + 1] + f"{heading}\n\n{markdown.strip()}\n" + (text[end:] if end != -1 else "")
     if metrics:
-        card.data.eval_results = _eval_results((*name.split(" ", 1), value) for name, value in metrics.items())
+        task_type = card.data.pipeline_tag or "image-to-image"
+        card.data.eval_results = _eval_results(
+            ((*name.split(" ", 1), value) for name, value in metrics.items()), task_type
+        )
         card.data.model_name = card.data.model_name or Path(folder).resolve().name
     ModelCard(f"---\n{card.data.to_yaml()}\n---\n{text}").save(path)
     return path
@@ -339,7 +397,7 @@ def _layout_error(sd: Mapping[str, object], why: str) -> CheckpointFormatError:
 
 def convert_superres_state_dict(
     sd: Mapping[str, torch.Tensor], act_type: str | None = None
-) -> tuple[type[RRDBNet] | type[SRVGGNetCompact], dict, dict[str, torch.Tensor]]:
+) -> tuple[type[RRDBNet | SRVGGNetCompact], dict, dict[str, torch.Tensor]]:
     """Detect architecture and hyper-parameters of a foreign SR state dict; rename its keys.
 
     Returns ``(model_class, config_kwargs, state_dict_in_our_names)``.
@@ -410,7 +468,16 @@ def convert_superres_state_dict(
     raise _layout_error(sd, "Unrecognised super-resolution checkpoint layout.")
 
 
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+def _read_state_dict(
+    path: Path,
+    wrappers: tuple[str, ...] = ("params_ema", "params", "state_dict"),
+    allowed_globals: tuple[type, ...] = (),
+) -> dict[str, torch.Tensor]:
+    """The tensors of a ``.safetensors`` / ``.pt`` / ``.pth`` file, from the first ``wrappers`` key present.
+
+    ``allowed_globals``: the few plain classes, besides tensors and containers, that the family's
+    files are known to hold (rosinality's ``args``: ``argparse.Namespace``); nothing else unpickles.
+    """
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -418,7 +485,8 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         # weights_only: the unpickler accepts tensors and plain containers only, so a malicious or
         # module-pickling file is refused instead of executing code
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(list(allowed_globals)):
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as err:  # UnpicklingError, RuntimeError (not a zip/pickle), EOFError ...
         raise CheckpointFormatError(
             f"Cannot read {path.name!r} as plain weights ({type(err).__name__}: {str(err).splitlines()[0]}). "
@@ -426,9 +494,9 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             "are refused. Re-save with torch.save(model.state_dict(), ...) from trusted code."
         ) from err
     if isinstance(obj, dict):
-        for wrapper in ("params_ema", "params", "state_dict"):
+        for wrapper in wrappers:
             if isinstance(obj.get(wrapper), dict):
-                obj = obj[wrapper]  # BasicSR prefers the EMA weights when both are present
+                obj = obj[wrapper]  # the first wrapper wins: BasicSR's EMA weights, rosinality's g_ema
                 break
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         what = type(obj).__name__ if not isinstance(obj, dict) else f"dict with keys {list(obj)[:6]}"
@@ -463,4 +531,146 @@ def load_foreign_superres(path: str | os.PathLike, act_type: str | None = None) 
         model.load_state_dict(sd, strict=True)
     except RuntimeError as err:
         raise _layout_error(sd, f"Detected {cls.__name__}({config}) but the weights do not fit: {err}") from err
+    return model.float().eval()
+
+
+# --------------------------------------------------------------------------------------------
+# foreign StyleGAN2 checkpoints (rosinality/stylegan2-pytorch)
+# --------------------------------------------------------------------------------------------
+
+_STYLE_KEY = re.compile(r"^style\.(\d+)\.weight$")
+_TO_RGBS_KEY = re.compile(r"^to_rgbs\.(\d+)\.")
+
+
+def _stylegan2_error(why: str) -> CheckpointFormatError:
+    return CheckpointFormatError(
+        f"{why} Supported: generator weights of rosinality/stylegan2-pytorch (a .pt with 'g_ema' or 'g', "
+        "as written by its train.py or convert_weight.py, or a bare Generator state dict)."
+    )
+
+
+def _stylegan2_widths(sd: Mapping[str, torch.Tensor], size: int) -> dict[int, int]:
+    """Channels per resolution as stored: the 4x4 constant, then each ToRGB's input width."""
+    widths = {4: sd["input.input"].shape[1]}
+    for i in range(int(math.log2(size)) - 2):
+        widths[2 ** (i + 3)] = sd[f"to_rgbs.{i}.conv.weight"].shape[2]  # (1, 3, in_channel, 1, 1)
+    return widths
+
+
+def convert_stylegan2_state_dict(
+    sd: Mapping[str, torch.Tensor], lr_mlp: float = 0.01
+) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Detect a rosinality StyleGAN2 generator's hyper-parameters from its state dict.
+
+    Size from the number of ``to_rgbs``, ``style_dim`` and ``n_mlp`` from ``style.<i>.weight``,
+    ``channel_base`` / ``channel_max`` from the widths, checked layer by layer against the model
+    they describe. ``lr_mlp`` is not stored in the weights (rosinality's default is 0.01).
+
+    Returns ``(config_kwargs, state_dict)`` for :class:`~gan_models.faces.StyleGAN2Generator`.
+
+    Raises:
+        CheckpointFormatError: not a StyleGAN2 generator, or widths / shapes no config reproduces.
+
+    Example:
+        >>> from gan_models.faces import StyleGAN2Generator
+        >>> G = StyleGAN2Generator(size=16, style_dim=16, n_mlp=2, channel_base=128, channel_max=16)
+        >>> cfg, _ = convert_stylegan2_state_dict(G.state_dict())
+        >>> cfg["size"], cfg["style_dim"], cfg["n_mlp"], cfg["channel_base"], cfg["channel_max"]
+        (16, 16, 2, 128, 16)
+    """
+    from .faces import StyleGAN2Generator, channel_widths
+
+    sd = {k.removeprefix("module."): v for k, v in sd.items()}  # DataParallel / DDP wrappers
+    # 1. the parts every StyleGAN2 generator has
+    needed = ("input.input", "conv1.conv.weight", "to_rgb1.conv.weight", "style.1.weight")
+    if any(k not in sd for k in needed):
+        missing = [k for k in needed if k not in sd]
+        raise _stylegan2_error(f"Not a StyleGAN2 generator: missing {missing}; first keys: {list(sd)[:6]}.")
+
+    # 2. mapping network: style.1 ... style.<n_mlp> (style.0 is the parameter-free PixelNorm)
+    mlp = sorted(int(m[1]) for k in sd if (m := _STYLE_KEY.match(k)))
+    if mlp != list(range(1, len(mlp) + 1)):
+        raise _stylegan2_error(f"Mapping layers style.<i> should be numbered 1, 2, ..., got {mlp}.")
+    style_dim = sd["style.1.weight"].shape[1]
+
+    # 3. resolution: one ToRGB per doubling above 4 px
+    n_rgbs = len({int(m[1]) for k in sd if (m := _TO_RGBS_KEY.match(k))})
+    if n_rgbs < 1:
+        raise _stylegan2_error("No to_rgbs.<i> layers: a StyleGAN2 generator has at least one (8 px).")
+    size = 2 ** (n_rgbs + 2)
+
+    # 4. widths -> (channel_base, channel_max): try every base the widths allow, keep the first that
+    #    reproduces all of them (rosinality's 16384 * channel_multiplier is always among them)
+    try:
+        widths = _stylegan2_widths(sd, size)
+    except (KeyError, IndexError) as err:
+        raise _stylegan2_error(f"The to_rgbs layers are incomplete for {size} px ({err}).") from err
+    channel_max = max(widths.values())
+    candidates = sorted({w * r for r, w in widths.items()} | {channel_max * size})
+    channel_base = next((b for b in candidates if channel_widths(size, b, channel_max) == widths), None)
+    if channel_base is None:
+        raise _stylegan2_error(
+            f"The layer widths {widths} do not follow min(channel_max, channel_base // resolution) for any "
+            "channel_base; this is not a standard StyleGAN2 generator."
+        )
+    config = {
+        "size": size,
+        "style_dim": style_dim,
+        "n_mlp": len(mlp),
+        "channel_base": channel_base,
+        "channel_max": channel_max,
+        "lr_mlp": lr_mlp,
+    }
+
+    # 5. every tensor against the model this config builds (on the meta device: no memory, no init)
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in StyleGAN2Generator(**config).state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in sd.items()}
+    missing = [k for k in expected if k not in got]
+    unexpected = [k for k in got if k not in expected]
+    wrong = [f"{k}: {got[k]} (expected {expected[k]})" for k in expected if k in got and got[k] != expected[k]]
+    if missing or unexpected or wrong:
+        details = "; ".join(
+            f"{what}: {items[:5]}{' ...' if len(items) > 5 else ''}"
+            for what, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if items
+        )
+        raise _stylegan2_error(f"Detected StyleGAN2Generator({config}) but the weights do not fit: {details}.")
+    return config, sd
+
+
+def load_foreign_stylegan2(path: str | os.PathLike, lr_mlp: float = 0.01):
+    """Load a rosinality/stylegan2-pytorch generator (``.pt`` or ``.safetensors``) into ours, size detected.
+
+    Takes ``g_ema`` (the EMA weights everyone samples from), else ``g``, else a bare state dict. The
+    ``args`` entry of a training checkpoint is an ``argparse.Namespace``: exactly that class is
+    allowed through the weights-only unpickler, nothing else. Loading is strict.
+
+    Returns:
+        A float32 :class:`~gan_models.faces.StyleGAN2Generator` in eval mode.
+
+    Raises:
+        CheckpointFormatError: unreadable, pickled objects, or not a StyleGAN2 generator.
+
+    Example:
+        >>> import argparse, tempfile, os
+        >>> from gan_models.faces import StyleGAN2Generator
+        >>> G = StyleGAN2Generator(size=16, style_dim=16, n_mlp=2, channel_base=128, channel_max=16)
+        >>> p = os.path.join(tempfile.mkdtemp(), "ffhq.pt")
+        >>> torch.save({"g_ema": G.state_dict(), "args": argparse.Namespace(size=16)}, p)
+        >>> load_foreign_stylegan2(p).config.size
+        16
+    """
+    from .faces import StyleGAN2Generator
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"No checkpoint file at {str(path)!r}.")
+    sd = _read_state_dict(path, wrappers=("g_ema", "g", "state_dict"), allowed_globals=(argparse.Namespace,))
+    config, sd = convert_stylegan2_state_dict(sd, lr_mlp=lr_mlp)
+    model = StyleGAN2Generator(**config)
+    try:
+        model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
+    except RuntimeError as err:  # shapes were checked; this is a last line of defence
+        raise _stylegan2_error(f"Detected StyleGAN2Generator({config}) but loading failed: {err}") from err
     return model.float().eval()

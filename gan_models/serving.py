@@ -4,7 +4,7 @@ No gradio here: the Spaces import this, and so can any other server.
 
 * :func:`gpu` marks the function that touches the accelerator; on a ZeroGPU Space it becomes
   ``spaces.GPU`` (a GPU is attached only while it runs), anywhere else it changes nothing.
-* :func:`load_pipeline` loads a model once per process and keeps the last few.
+* :func:`load_pipeline` loads a model (any family's pipeline class) once per process and keeps the last few.
 * :func:`default_max_pixels` is the input size cap, so one huge upload cannot stall a shared server.
 
 Example:
@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
+from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 
 from .hub import resolve_model
 from .pipelines import SuperResolutionPipeline
 
-__all__ = ["gpu", "serving_device", "load_pipeline", "default_max_pixels", "MAX_PIXELS_ENV"]
+__all__ = ["MAX_PIXELS_ENV", "default_max_pixels", "gpu", "load_pipeline", "serving_device"]
 
 #: Environment variable that overrides :func:`default_max_pixels` (an integer pixel count).
 MAX_PIXELS_ENV = "GAN_HUB_MAX_PIXELS"
@@ -34,6 +36,7 @@ _CPU_MAX_PIXELS = 4_000_000  # ~2000x2000: a few tens of seconds per image on a 
 _GPU_MAX_PIXELS = 16_000_000
 
 F = TypeVar("F", bound=Callable)
+P = TypeVar("P", bound=DiffusionPipeline)
 
 
 def _zero_gpu_decorator() -> Callable | None:
@@ -73,37 +76,46 @@ def serving_device() -> tuple[torch.device, torch.dtype]:
     return torch.device("cpu"), torch.float32
 
 
-@functools.lru_cache(maxsize=2)  # the two bundled models fit; a third evicts the oldest
-def _load_resolved(path: str) -> SuperResolutionPipeline:
+@functools.lru_cache(maxsize=4)  # the bundled SR models and the faces model fit; a fifth evicts the oldest
+def _load_resolved(path: str, pipeline_class: type[DiffusionPipeline]) -> DiffusionPipeline:
     device, dtype = serving_device()
     try:
-        pipe = SuperResolutionPipeline.from_pretrained(path, dtype=dtype)
+        pipe = pipeline_class.from_pretrained(path, dtype=dtype)
     except OSError as err:  # diffusers' answer to a missing folder, file or uncached Hub repo
         raise ValueError(
             f"Could not load the model {path!r}: {err} Check the name, that the folder was saved "
             "with save_pretrained, or that this machine can reach the Hugging Face Hub."
         ) from err
+    except ValueError as err:  # e.g. a super-resolution folder asked for as a face model
+        raise ValueError(
+            f"{path!r} does not hold a {pipeline_class.__name__}: {err} Pick a model of this family."
+        ) from err
     return pipe.to(device)
 
 
-def load_pipeline(name_or_path: str | os.PathLike) -> SuperResolutionPipeline:
-    """The :class:`SuperResolutionPipeline` for a bundled name, a local folder or a Hub repo id.
+def load_pipeline(name_or_path: str | os.PathLike, pipeline_class: type[P] = SuperResolutionPipeline) -> P:
+    """The ``pipeline_class`` pipeline for a bundled name, a local folder or a Hub repo id.
 
-    Loaded once per process (cached by resolved location, so ``"superres-x4-gan"`` and its folder
-    share one copy) on :func:`serving_device`.
+    Loaded once per process (cached by class and resolved location, so ``"superres-x4-gan"`` and
+    its folder share one copy) on :func:`serving_device`. The default class keeps the
+    super-resolution callers short; other families pass theirs, e.g.
+    ``load_pipeline("faces-celeba64", FaceGANPipeline)``.
 
     Raises:
-        ValueError: an unknown name, or a location that does not hold a loadable pipeline.
+        ValueError: an unknown name, or a location that does not hold a loadable pipeline of
+            ``pipeline_class``.
 
     Example:
         >>> import tempfile
         >>> from gan_models import SRVGGNetCompact, SuperResolutionPipeline
         >>> folder = tempfile.mkdtemp()
         >>> SuperResolutionPipeline(SRVGGNetCompact(num_feat=8, num_conv=2)).save_pretrained(folder)
-        >>> load_pipeline(folder) is load_pipeline(folder)
+        >>> load_pipeline(folder) is load_pipeline(folder, SuperResolutionPipeline)
         True
     """
-    return _load_resolved(resolve_model(name_or_path))
+    if not (isinstance(pipeline_class, type) and issubclass(pipeline_class, DiffusionPipeline)):
+        raise TypeError(f"pipeline_class must be a DiffusionPipeline subclass, got {pipeline_class!r}.")
+    return _load_resolved(resolve_model(name_or_path), pipeline_class)
 
 
 def default_max_pixels() -> int:

@@ -18,7 +18,7 @@ from huggingface_hub import CommitOperationAdd, HfApi
 
 ROOT = Path(__file__).resolve().parents[1]
 # which bundled checkpoints each family's Space serves (explicit, no scanning by name)
-FAMILY_CHECKPOINTS = {"superres": ["superres-x4-gan", "superres-x4-psnr"]}
+FAMILY_CHECKPOINTS = {"superres": ["superres-x4-gan", "superres-x4-psnr"], "faces": ["faces-celeba64"]}
 _SKIP_PARTS = {"__pycache__", ".gradio", "flagged"}
 _SKIP_SUFFIXES = {".pyc", ".bin", ".pkl", ".pt", ".pth", ".ckpt"}
 

@@ -81,6 +81,28 @@ def tiny_model(tmp_path_factory) -> str:
     return save_tiny_sr_model(tmp_path_factory.mktemp("tiny-sr"))
 
 
+def save_tiny_faces_model(folder: Path) -> str:
+    """A real FaceGANPipeline folder with a toy 16 px StyleGAN2 (seeded), fp16 on disk like the bundled one.
+
+    Load it with ``FaceGANPipeline.from_pretrained(path)`` (fp16; the CPU computes in fp32) or with
+    ``dtype=torch.float32``.
+    """
+    import torch
+
+    from gan_models import FaceGANPipeline, StyleGAN2Generator
+
+    torch.manual_seed(0)
+    generator = StyleGAN2Generator(size=16, style_dim=16, n_mlp=2, channel_base=128, channel_max=16)
+    FaceGANPipeline(stylegan=generator.half()).save_pretrained(folder)  # .half(): no diffusers dtype warning
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def faces_model_dir(tmp_path_factory) -> str:
+    """Path (str) of a tiny saved FaceGANPipeline: 16 px, style_dim 16, 2 mapping layers, widths 8-16."""
+    return save_tiny_faces_model(tmp_path_factory.mktemp("tiny-faces"))
+
+
 @pytest.fixture(scope="module")
 def hub_url():
     """The whole hub (app.py) served on a free local port for the module's tests."""

@@ -71,3 +71,23 @@ def test_upscale_in_the_browser(page, tiny_model, tmp_path):
     assert page.locator(".toast-body.error").count() == 0  # no gr.Error toast
     if os.environ.get("GAN_HUB_SCREENSHOT"):
         page.screenshot(path=os.environ["GAN_HUB_SCREENSHOT"], full_page=True)
+
+
+def test_generate_faces_in_the_browser(page, faces_model_dir):
+    # 1. open the Faces tab (its Generate sub-tab is the first, so it is already shown)
+    page.get_by_role("tab", name="Faces").click()
+    page.locator("#faces-run").wait_for(state="visible")
+
+    # 2. point the model box at the tiny model, as a user would type a folder or Hub id
+    model = page.locator("#faces-model input")
+    model.fill(faces_model_dir)
+    model.press("Enter")
+
+    # 3. generate with the defaults (4 faces, seed 42): the gallery fills, the status line says so
+    page.locator("#faces-run").click()
+    page.get_by_text("4 faces from seeds 42 to 45").wait_for(state="visible")
+    images = page.locator("#faces-gallery img")
+    images.first.wait_for(state="visible")
+    sizes = images.evaluate_all("imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")
+    assert len(sizes) >= 4 and all(size == [16, 16] for size in sizes)
+    assert page.locator(".toast-body.error").count() == 0  # no gr.Error toast

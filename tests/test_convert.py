@@ -1,7 +1,8 @@
-"""Foreign SR checkpoints: the public layouts, every wrapper / key style, and refusals."""
+"""Foreign checkpoints (ESRGAN family, rosinality StyleGAN2): the public layouts, every wrapper, refusals."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -11,10 +12,17 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from gan_models import CheckpointFormatError, RRDBNet, SRVGGNetCompact, SuperResolutionPipeline
+from gan_models import (
+    CheckpointFormatError,
+    FaceGANPipeline,
+    RRDBNet,
+    SRVGGNetCompact,
+    StyleGAN2Discriminator,
+    StyleGAN2Generator,
+    SuperResolutionPipeline,
+)
 from gan_models.convert import main as convert_main
-from gan_models.hub import load_foreign_superres
-
+from gan_models.hub import convert_stylegan2_state_dict, load_foreign_stylegan2, load_foreign_superres
 
 # --- the public layouts, written out by hand ---------------------------------------------------
 
@@ -241,3 +249,139 @@ def test_not_a_checkpoint_file(tmp_path):
         load_foreign_superres(p)
     with pytest.raises(ValueError, match="No checkpoint"):
         load_foreign_superres(tmp_path / "missing.pth")
+
+
+# --- rosinality/stylegan2-pytorch generators ----------------------------------------------------
+
+
+def _tiny_stylegan(seed=0, size=16) -> StyleGAN2Generator:
+    torch.manual_seed(seed)
+    G = StyleGAN2Generator(size=size, style_dim=16, n_mlp=2, channel_base=128, channel_max=16).eval()
+    with torch.no_grad():  # non-zero noise strengths: the converted noise maps must matter too
+        for conv in [G.conv1, *G.convs]:
+            conv.noise.weight.fill_(0.2)
+    return G
+
+
+def _rosinality_checkpoint(g_ema: StyleGAN2Generator) -> dict:
+    """What rosinality's train.py saves: g, d, g_ema, both optimisers and the argparse args."""
+    g = _tiny_stylegan(seed=1)  # deliberately different: the converter must take g_ema
+    d = StyleGAN2Discriminator(size=16, channel_base=128, channel_max=16)
+    g_optim = torch.optim.Adam(g.parameters(), lr=0.002, betas=(0.0, 0.99))
+    g(torch.randn(2, 16)).mean().backward()
+    g_optim.step()
+    args = argparse.Namespace(size=16, latent=16, n_mlp=2, channel_multiplier=2, ckpt=None, wandb=False, lr=0.002)
+    return {
+        "g": g.state_dict(),
+        "d": d.state_dict(),
+        "g_ema": g_ema.state_dict(),
+        "g_optim": g_optim.state_dict(),
+        "d_optim": torch.optim.Adam(d.parameters()).state_dict(),
+        "args": args,
+    }
+
+
+def _faces_equal(source: StyleGAN2Generator, folder: Path, exact: bool) -> None:
+    loaded = FaceGANPipeline.from_pretrained(folder, dtype=torch.float32)
+    loaded.set_progress_bar_config(disable=True)
+    reference = FaceGANPipeline(source)
+    reference.set_progress_bar_config(disable=True)
+    a = reference(num_images=3, seed=11, truncation=0.7, output_type="np").images
+    b = loaded(num_images=3, seed=11, truncation=0.7, output_type="np").images
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, atol=0 if exact else 0.03)
+
+
+@pytest.mark.parametrize("style", ["rosinality", "g_only", "bare", "data_parallel"])
+def test_stylegan2_checkpoints_convert(tmp_path, style):
+    G = _tiny_stylegan()
+    payload = {
+        "rosinality": _rosinality_checkpoint(G),
+        "g_only": {"g": G.state_dict()},
+        "bare": G.state_dict(),
+        "data_parallel": {f"module.{k}": v for k, v in G.state_dict().items()},
+    }[style]
+    src, out = tmp_path / "550000.pt", tmp_path / "converted"
+    torch.save(payload, src)
+    assert convert_main(["faces", str(src), str(out), "--fp32"]) == 0
+    _faces_equal(G, out, exact=True)
+
+
+def test_stylegan2_default_is_fp16_with_a_card(tmp_path, capsys):
+    G = _tiny_stylegan()
+    src, out = tmp_path / "ffhq.pt", tmp_path / "stylegan2-tiny"
+    torch.save(_rosinality_checkpoint(G), src)
+    assert convert_main(["faces", str(src), str(out), "--source-url", "https://example.org/ffhq.pt"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    tensors = load_file(out / "stylegan" / "diffusion_pytorch_model.safetensors")
+    assert {t.dtype for t in tensors.values()} == {torch.float16}
+    assert not list(out.rglob("*.bin"))
+    _faces_equal(G, out, exact=False)  # fp16 weights: close, not equal
+    readme = (out / "README.md").read_text()
+    assert "ffhq.pt" in readme and "sha256" in readme and "unconditional-image-generation" in readme
+    assert "FaceGANPipeline" in readme and "super-resolution" not in readme
+
+
+@pytest.mark.parametrize(("size", "multiplier"), [(64, 2), (256, 1), (1024, 2), (128, 4)])
+def test_stylegan2_hyperparameters_detected_at_full_size(size, multiplier):
+    with torch.device("meta"):  # shapes only: no memory
+        G = StyleGAN2Generator(size=size, style_dim=512, n_mlp=8, channel_base=16384 * multiplier, channel_max=512)
+    config, _ = convert_stylegan2_state_dict(G.state_dict())
+    assert config == {
+        "size": size,
+        "style_dim": 512,
+        "n_mlp": 8,
+        "channel_base": 16384 * multiplier,
+        "channel_max": 512,
+        "lr_mlp": 0.01,
+    }
+
+
+def _mangled(how: str) -> dict[str, torch.Tensor]:
+    sd = _tiny_stylegan().state_dict()
+    if how == "missing_key":
+        del sd["convs.1.conv.modulation.weight"]
+    elif how == "wrong_shape":
+        sd["convs.1.conv.weight"] = torch.zeros(1, 16, 16, 1, 1)
+    elif how == "odd_widths":  # 8 px ToRGB reads 5 channels: no channel_base gives that
+        sd["to_rgbs.0.conv.weight"] = torch.zeros(1, 3, 5, 1, 1)
+    elif how == "extra_key":
+        sd["convs.9.conv.weight"] = torch.zeros(1)
+    elif how == "not_stylegan":
+        sd = {"encoder.weight": torch.zeros(2, 2)}
+    elif how == "mlp_gap":
+        sd["style.4.weight"] = sd["style.2.weight"]
+    return sd
+
+
+@pytest.mark.parametrize(
+    ("how", "match"),
+    [
+        ("missing_key", "missing.*convs.1.conv.modulation.weight"),
+        ("wrong_shape", "wrong shape.*convs.1.conv.weight"),
+        ("odd_widths", "widths"),
+        ("extra_key", "unexpected.*convs.9"),
+        ("not_stylegan", "Not a StyleGAN2 generator"),
+        ("mlp_gap", "numbered"),
+    ],
+)
+def test_mangled_stylegan2_is_refused(tmp_path, how, match):
+    p = tmp_path / "bad.pt"
+    torch.save({"g_ema": _mangled(how)}, p)
+    with pytest.raises(CheckpointFormatError, match=match):
+        load_foreign_stylegan2(p)
+    assert convert_main(["faces", str(p), str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_stylegan2_only_namespace_is_allowed(tmp_path):
+    marker = tmp_path / "pwned"
+    p = tmp_path / "evil.pt"
+    payload = _rosinality_checkpoint(_tiny_stylegan())
+    payload["hook"] = _RunsCodeWhenUnpickled(str(marker))
+    torch.save(payload, p)
+    with pytest.raises(CheckpointFormatError, match="weights_only"):
+        load_foreign_stylegan2(p)
+    assert not marker.exists()
+    with pytest.raises(ValueError, match="No checkpoint"):
+        load_foreign_stylegan2(tmp_path / "missing.pt")

@@ -40,10 +40,19 @@ def test_space_holds_ui_library_and_no_pickles(monkeypatch):
 
 def test_unknown_family_and_missing_checkpoints_are_clear(tmp_path: Path, monkeypatch):
     deploy = load_deploy()
-    with pytest.raises(ValueError, match="Unknown family 'faces'"):
-        deploy.space_files("faces")
+    with pytest.raises(ValueError, match="Unknown family 'no-such-family'"):
+        deploy.space_files("no-such-family")
     monkeypatch.setattr(deploy, "ROOT", tmp_path)
     (tmp_path / "spaces" / "superres").mkdir(parents=True)
     (tmp_path / "gan_models").mkdir()
     with pytest.raises(FileNotFoundError, match="train it or pass --no-checkpoints"):
         deploy.space_files("superres")
+
+
+def test_faces_space_holds_its_ui_and_names_its_checkpoint():
+    deploy = load_deploy()
+    assert deploy.FAMILY_CHECKPOINTS["faces"] == ["faces-celeba64"]
+    paths = {dest for dest, _ in deploy.space_files("faces", with_checkpoints=False)}
+    assert {"app.py", "ui.py", "README.md", "requirements.txt", "gan_models/pipelines/faces.py"} <= paths
+    readme = (ROOT / "spaces" / "faces" / "README.md").read_text()
+    assert 'sdk_version: "6.31.0"' in readme and "non-commercial" in readme

@@ -129,3 +129,90 @@ def degrade(hr: torch.Tensor, scale: int, kind: str, gen: torch.Generator) -> to
     else:
         raise ValueError(f"Unknown degradation {kind!r}; choose one of {DEGRADATIONS}.")
     return lr.mul(255).round().div(255)
+
+
+class AdaptiveAugment(torch.nn.Module):
+    """Differentiable augmentations applied to everything D sees, each with probability ``p``.
+
+    The ops are DiffAugment's (Zhao et al. 2020: colour, translation, cutout), applied per sample
+    with probability ``p`` as in ADA (Karras et al. 2020), and ``p`` adapts: every ``interval``
+    steps the overfitting heuristic r_t = E[sign(D(real))] is compared with ``target`` and ``p``
+    moves by ``batch * interval / (speed_kimg * 1000)``, so it can go 0 -> 1 in ``speed_kimg``
+    thousand images. Because both reals and fakes are augmented and every op is differentiable,
+    G never learns to produce augmented images (the augmentations do not "leak").
+
+    ``p`` lives in a buffer so it can be checkpointed; ``adaptive=False`` keeps it fixed
+    (``p=1`` is plain DiffAugment).
+
+    Example:
+        >>> aug = AdaptiveAugment(p=1.0, adaptive=False)
+        >>> aug(torch.zeros(2, 3, 16, 16)).shape
+        torch.Size([2, 3, 16, 16])
+    """
+
+    def __init__(
+        self, p: float = 0.0, adaptive: bool = True, target: float = 0.6, interval: int = 4, speed_kimg: float = 100
+    ):
+        super().__init__()
+        self.register_buffer("p", torch.tensor(float(p)))
+        self.adaptive, self.target, self.interval, self.speed_kimg = adaptive, target, interval, speed_kimg
+        self._sign_sum, self._count = 0.0, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = float(self.p)
+        if p <= 0:
+            return x
+        batch, device = x.shape[0], x.device
+
+        def chosen() -> torch.Tensor:  # which samples get this op, (B, 1, 1, 1)
+            return (torch.rand(batch, 1, 1, 1, device=device) < p).to(x.dtype)
+
+        # colour: brightness, saturation, contrast (images in [-1, 1])
+        x = x + (torch.rand(batch, 1, 1, 1, device=device, dtype=x.dtype) - 0.5) * chosen()
+        mean = x.mean(dim=1, keepdim=True)
+        x = (x - mean) * (1 + (torch.rand(batch, 1, 1, 1, device=device, dtype=x.dtype) * 2 - 1) * chosen()) + mean
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        x = (x - mean) * (1 + (torch.rand(batch, 1, 1, 1, device=device, dtype=x.dtype) - 0.5) * chosen()) + mean
+        # translation by up to 1/8 of the side, whole pixels, reflected borders
+        h, w = x.shape[-2:]
+        shift = torch.randint(-(h // 8), h // 8 + 1, (batch, 2), device=device) * chosen().view(batch, 1).long()
+        theta = torch.zeros(batch, 2, 3, device=device, dtype=x.dtype)
+        theta[:, 0, 0] = theta[:, 1, 1] = 1
+        theta[:, 0, 2] = -shift[:, 1].to(x.dtype) * 2 / w
+        theta[:, 1, 2] = -shift[:, 0].to(x.dtype) * 2 / h
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+        # cutout: a (side/2)^2 square set to zero
+        ch, cw = h // 2, w // 2
+        cy = torch.randint(0, h - ch + 1, (batch, 1, 1), device=device)
+        cx = torch.randint(0, w - cw + 1, (batch, 1, 1), device=device)
+        ys = torch.arange(h, device=device).view(1, h, 1)
+        xs = torch.arange(w, device=device).view(1, 1, w)
+        hole = ((ys >= cy) & (ys < cy + ch) & (xs >= cx) & (xs < cx + cw)).unsqueeze(1).to(x.dtype)
+        return x * (1 - hole * chosen())
+
+    @torch.no_grad()
+    def accumulate(self, real_logits: torch.Tensor) -> None:
+        """Collect sign(D(real)) for the next adjustment."""
+        self._sign_sum += float(torch.sign(real_logits.detach().float()).sum())
+        self._count += real_logits.numel()
+
+    @torch.no_grad()
+    def adjust(self, images_since_last: int) -> float | None:
+        """Move ``p`` towards r_t = target; returns r_t (None if nothing was collected).
+
+        Under ``torch.distributed`` the statistics are summed over processes first, so every
+        process takes the same step and ``p`` stays identical everywhere.
+        """
+        if not self.adaptive or self._count == 0:
+            self._sign_sum, self._count = 0.0, 0
+            return None
+        stats = torch.tensor([self._sign_sum, float(self._count)], device=self.p.device)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(stats)
+            images_since_last *= torch.distributed.get_world_size()
+        r_t = float(stats[0] / stats[1])
+        step = images_since_last / (self.speed_kimg * 1000)
+        self.p.copy_((self.p + (step if r_t > self.target else -step)).clamp(0, 1))
+        self._sign_sum, self._count = 0.0, 0
+        return r_t

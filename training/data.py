@@ -107,3 +107,65 @@ class RandomPatchSampler:
                 patch = torch.rot90(patch, rot, dims=(-2, -1))
             patches.append(patch)
         return torch.stack(patches).float().div_(255)
+
+
+def load_square_images(spec: str, size: int, crop_box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+    """Whole training images as one uint8 tensor (N, 3, size, size), loaded and resized once.
+
+    Each image is cropped to ``crop_box`` (left, top, right, bottom; e.g. CelebA's aligned face
+    square ``(0, 10, 89, 99)``), or else to its centred square, then resized with Lanczos.
+    ``spec`` is read as in ``load_image_sources`` (folders and/or ``hf:<name>[:split]``).
+
+    Example:
+        >>> load_square_images("/nonexistent", 64)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: ...
+    """
+    out = []
+    for img in load_image_sources(spec):
+        h, w = img.shape[-2:]
+        if crop_box is not None:
+            left, top, right, bottom = crop_box
+            if right > w or bottom > h:
+                raise ValueError(f"crop_box {crop_box} does not fit inside a {w}x{h} training image.")
+        else:
+            side = min(h, w)
+            left, top = (w - side) // 2, (h - side) // 2
+            right, bottom = left + side, top + side
+        pil = Image.fromarray(img[:, top:bottom, left:right].permute(1, 2, 0).numpy())
+        if pil.size != (size, size):
+            pil = pil.resize((size, size), Image.Resampling.LANCZOS)
+        out.append(torch.from_numpy(np.asarray(pil, dtype=np.uint8).copy()).permute(2, 0, 1))
+    return torch.stack(out)
+
+
+class ImageBatchSampler:
+    """Random batches of whole images (+ their indices) with optional mirror flips, in [0, 1].
+
+    Deterministic in (seed, step, rank) like ``RandomPatchSampler``; the indices let a recipe look
+    up per-image side data (captions, labels).
+
+    Example:
+        >>> sampler = ImageBatchSampler(torch.zeros(5, 3, 8, 8, dtype=torch.uint8), seed=0)
+        >>> images, indices = sampler.sample(step=0, batch_size=2)
+        >>> images.shape, indices.shape
+        (torch.Size([2, 3, 8, 8]), torch.Size([2]))
+    """
+
+    def __init__(self, images: torch.Tensor, seed: int = 0, mirror: bool = True):
+        if images.ndim != 4 or images.dtype != torch.uint8 or len(images) == 0:
+            raise ValueError("images must be a non-empty uint8 tensor (N, 3, H, W).")
+        self.images, self.seed, self.mirror = images, seed, mirror
+
+    def generator(self, step: int, rank: int = 0) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + step * 7919 + rank * 104_729)
+
+    def sample(self, step: int, batch_size: int, rank: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        gen = self.generator(step, rank)
+        indices = torch.randint(len(self.images), (batch_size,), generator=gen)
+        batch = self.images[indices].float().div_(255)
+        if self.mirror:
+            flip = torch.rand(batch_size, generator=gen) < 0.5
+            batch[flip] = batch[flip].flip(-1)
+        return batch, indices

@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 from training.config import EngineConfig, save_config
 
 CHECKPOINT_PREFIX = "step-"
+RECIPE_STATE = "recipe_state.safetensors"  # tensors a recipe keeps besides its networks
 
 
 class TrainingDivergedError(RuntimeError):
@@ -78,6 +79,10 @@ class GANRecipe(Protocol):
 
     def export(self, generator: nn.Module, folder: Path, metrics: dict[str, float]) -> None:
         """Write the inference pipeline folder (weights, config, model card)."""
+
+    # Optional: ``state_dict() -> dict[str, Tensor]`` and ``load_state_dict(state)`` for state that
+    # is neither a network nor an optimiser (ADA's probability, CycleGAN's image pools); the engine
+    # checkpoints it as safetensors beside the networks.
 
 
 def _lr_lambda(config: EngineConfig):
@@ -204,6 +209,8 @@ class Engine:
         if acc.is_main_process:
             ema_state = {k: v.detach().contiguous().cpu() for k, v in self.G_ema.state_dict().items()}
             save_file(ema_state, str(tmp / "ema.safetensors"))
+            if hasattr(self.recipe, "state_dict"):  # e.g. an adaptive augmentation probability
+                save_file(self.recipe.state_dict(), str(tmp / RECIPE_STATE))
             (tmp / "trainer_state.json").write_text(
                 json.dumps({"step": self.step, "world_size": self.accelerator.num_processes, "time": time.time()})
             )
@@ -230,6 +237,8 @@ class Engine:
                 raise FileNotFoundError(f"{folder} is not a complete checkpoint (no trainer_state.json).")
         self.accelerator.load_state(str(folder))
         self.G_ema.load_state_dict(load_file(str(folder / "ema.safetensors"), device=str(self.accelerator.device)))
+        if (folder / RECIPE_STATE).exists() and hasattr(self.recipe, "load_state_dict"):
+            self.recipe.load_state_dict(load_file(str(folder / RECIPE_STATE)))
         self.step = json.loads((folder / "trainer_state.json").read_text())["step"]
         self.accelerator.print(f"Resumed from {folder} at step {self.step}.")
 

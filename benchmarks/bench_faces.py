@@ -1,0 +1,179 @@
+"""Face generation speed on the CPU, printed as one markdown table.
+
+For the ``--model`` (default: the bundled ``faces-celeba64``), p50 and p90 wall-clock latency over
+``--repeats`` timed runs after ``--warmup`` untimed ones, with ``torch.set_num_threads(--threads)``:
+
+* **generate**: one ``pipe(num_images=--num-images, seed, truncation=0.7)`` call, PIL output with
+  the AI-generated labels included: what ``/generate_faces`` costs, less gradio's PNG encoding.
+* **interpolate**: ``pipe.interpolate(seed_a, seed_b, num_frames=--frames)`` plus ``save_animation``
+  to a GIF: what ``/interpolate_faces`` costs.
+* **first call**: the first generate call after loading, timed once; it also computes the
+  truncation centre (the mean of 4096 mapped z's), which later calls reuse.
+
+``--random-init`` times a seeded, untrained generator of the bundled size instead of loading one
+(``StyleGAN2Generator(size=64, style_dim=256, n_mlp=8, channel_base=2048, channel_max=128)``):
+speed does not depend on the weights, so it gives the bundled model's timings before it is trained.
+
+Example (seconds)::
+
+    python benchmarks/bench_faces.py --random-init --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere, like the other benchmarks
+
+from gan_models import FaceGANPipeline, StyleGAN2Generator, save_animation
+from gan_models.hub import resolve_model
+
+DEFAULT_MODEL = "faces-celeba64"
+# the bundled model's architecture (training/configs/faces_celeba64.yaml), for --random-init
+BUNDLED_SIZE = {"size": 64, "style_dim": 256, "n_mlp": 8, "channel_base": 2048, "channel_max": 128}
+TRUNCATION = 0.7  # the Space's default
+GOAL_GENERATE_S = 0.25  # 4 faces at 64 px on 2 CPU cores: feels instant in the Space
+
+
+def load(model: str, random_init: bool) -> tuple[FaceGANPipeline, str]:
+    """The pipeline to time and its label in the table; fp32 on the CPU, as the Space serves it.
+
+    Example:
+        >>> pipe, label = load("unused", random_init=True)
+        >>> pipe.resolution, label
+        (64, 'random init (bundled size)')
+    """
+    if random_init:
+        torch.manual_seed(0)
+        pipe, label = FaceGANPipeline(stylegan=StyleGAN2Generator(**BUNDLED_SIZE).eval()), "random init (bundled size)"
+    else:
+        pipe, label = FaceGANPipeline.from_pretrained(resolve_model(model), dtype=torch.float32), model
+    pipe.set_progress_bar_config(disable=True)
+    return pipe, label
+
+
+def latency(run: Callable[[], object], warmup: int, repeats: int) -> tuple[float, float]:
+    """p50 and p90 wall-clock seconds of ``run()``.
+
+    Example:
+        >>> p50, p90 = latency(lambda: sum(range(1000)), warmup=1, repeats=3)
+        >>> 0 <= p50 <= p90
+        True
+    """
+    for _ in range(warmup):  # first calls pay for allocator growth and kernel selection
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return float(np.percentile(times, 50)), float(np.percentile(times, 90))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help="bundled name, folder or Hub repo id (default %(default)s)"
+    )
+    parser.add_argument(
+        "--random-init", action="store_true", help="time an untrained generator of the bundled size instead of --model"
+    )
+    parser.add_argument("--num-images", type=int, default=4, help="faces per generate call (default 4)")
+    parser.add_argument("--frames", type=int, default=16, help="frames per interpolation (default 16)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed runs before timing (default 2)")
+    parser.add_argument("--repeats", type=int, default=20, help="timed runs (default 20)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads (default: all cores)")
+    args = parser.parse_args(argv)
+    for name in ("num_images", "repeats", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
+    if args.frames < 2 or args.warmup < 0:
+        parser.error("--frames must be at least 2 and --warmup must not be negative.")
+    torch.set_num_threads(args.threads)
+
+    try:
+        start = time.perf_counter()
+        pipe, label = load(args.model, args.random_init)
+        load_s = time.perf_counter() - start
+    except ValueError as err:  # an unknown name or a folder that is not a saved pipeline
+        parser.error(f"{err} Before the checkpoint is trained, pass --random-init to time a generator of its size.")
+
+    # 1. the first call: loads nothing more, but computes the truncation centre once
+    start = time.perf_counter()
+    pipe(num_images=args.num_images, seed=0, truncation=TRUNCATION)
+    first_s = time.perf_counter() - start
+
+    # 2. steady state
+    def generate() -> None:
+        pipe(num_images=args.num_images, seed=42, truncation=TRUNCATION)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        gif = Path(tmp) / "walk.gif"
+
+        def interpolate() -> None:
+            save_animation(pipe.interpolate(1, 2, num_frames=args.frames, truncation=TRUNCATION), gif, fps=8)
+
+        gen = latency(generate, args.warmup, args.repeats)
+        walk = latency(interpolate, args.warmup, args.repeats)
+        gif_kib = gif.stat().st_size / 1024
+
+    row = {
+        "model": label,
+        "params_m": sum(p.numel() for p in pipe.stylegan.parameters()) / 1e6,
+        "px": pipe.resolution,
+        "load_s": load_s,
+        "first_ms": 1000 * first_s,
+        "gen_p50_ms": 1000 * gen[0],
+        "gen_p90_ms": 1000 * gen[1],
+        "walk_p50_ms": 1000 * walk[0],
+        "walk_p90_ms": 1000 * walk[1],
+        "gif_kib": gif_kib,
+    }
+    print(_header(args))
+    print(_table(row, args))
+    if args.num_images == 4 and pipe.resolution == 64:
+        verdict = "meets" if gen[0] <= GOAL_GENERATE_S else "misses"
+        print(
+            f"\nGoal: 4 faces at 64 px in <= {GOAL_GENERATE_S * 1000:.0f} ms (p50) on 2 cores; "
+            f"with {args.threads} thread(s) here it {verdict} it."
+        )
+    return 0
+
+
+def _header(args: argparse.Namespace) -> str:
+    return (
+        f"torch {torch.__version__}, {os.cpu_count()} CPU cores, {args.threads} threads, CPU fp32; "
+        f"ψ = {TRUNCATION}; {args.warmup} warm-up + {args.repeats} timed runs\n"
+    )
+
+
+def _table(row: dict, args: argparse.Namespace) -> str:
+    columns = [
+        ("model", "model", "{}"),
+        ("params (M)", "params_m", "{:.2f}"),
+        ("px", "px", "{}"),
+        ("load (s)", "load_s", "{:.2f}"),
+        (f"first call, {args.num_images} faces (ms)", "first_ms", "{:.0f}"),
+        (f"{args.num_images} faces p50 (ms)", "gen_p50_ms", "{:.0f}"),
+        (f"{args.num_images} faces p90 (ms)", "gen_p90_ms", "{:.0f}"),
+        (f"{args.frames}-frame GIF p50 (ms)", "walk_p50_ms", "{:.0f}"),
+        (f"{args.frames}-frame GIF p90 (ms)", "walk_p90_ms", "{:.0f}"),
+        ("GIF (KiB)", "gif_kib", "{:.0f}"),
+    ]
+    lines = ["| " + " | ".join(title for title, _, _ in columns) + " |", "|" + "---|" * len(columns)]
+    lines.append("| " + " | ".join(fmt.format(row[key]) for _, key, fmt in columns) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
