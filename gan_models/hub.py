@@ -67,6 +67,21 @@ def bundled_models(checkpoints_dir: str | os.PathLike | None = None) -> list[str
         return []
     return sorted(p.name for p in root.iterdir() if (p / "model_index.json").is_file())
 
+def model_label(name_or_path: str | os.PathLike | None, fallback: str = "") -> str:
+    """The model name written into outputs' metadata: a repo id or bundled name, never a local path.
+
+    A full path can reveal user or folder names, so a folder is reduced to its last component.
+
+    Example:
+        >>> model_label("someone/faces-ffhq"), model_label(None, "StyleGAN2Generator")
+        ('someone/faces-ffhq', 'StyleGAN2Generator')
+    """
+    if not name_or_path:
+        return fallback
+    name = str(name_or_path)
+    return Path(name).name if Path(name).expanduser().is_dir() else name
+
+
 
 def resolve_model(name_or_path: str | os.PathLike, checkpoints_dir: str | os.PathLike | None = None) -> str:
     """Map a bundled name, a local folder or a Hub repo id to a ``from_pretrained`` argument.

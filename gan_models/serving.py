@@ -19,16 +19,29 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
+import tempfile
+import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import torch
 from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 
-from .hub import resolve_model
+from .hub import model_label, resolve_model
 from .pipelines import SuperResolutionPipeline
 
-__all__ = ["MAX_PIXELS_ENV", "default_max_pixels", "gpu", "load_pipeline", "serving_device"]
+__all__ = [
+    "MAX_PIXELS_ENV",
+    "default_max_pixels",
+    "download_folder",
+    "gpu",
+    "load_pipeline",
+    "model_label",
+    "serving_device",
+]
 
 #: Environment variable that overrides :func:`default_max_pixels` (an integer pixel count).
 MAX_PIXELS_ENV = "GAN_HUB_MAX_PIXELS"
@@ -138,3 +151,29 @@ def default_max_pixels() -> int:
             raise ValueError(f"{MAX_PIXELS_ENV} must be a positive integer pixel count, got {value!r}.")
         return pixels
     return _GPU_MAX_PIXELS if torch.cuda.is_available() else _CPU_MAX_PIXELS
+
+
+#: Where Spaces write the files they offer for download; gradio copies them into its own cache.
+DOWNLOAD_ROOT = Path(tempfile.gettempdir()) / "gan-demo-hub"
+_DOWNLOAD_MAX_AGE_S = 3600
+
+
+def download_folder(family: str, max_age_s: float = _DOWNLOAD_MAX_AGE_S) -> Path:
+    """A fresh folder for one request's downloads; folders older than ``max_age_s`` are swept.
+
+    One folder per request keeps friendly file names without clashes, and the sweep keeps a
+    long-running Space from filling its disk.
+    """
+    root = DOWNLOAD_ROOT / family
+    now = time.time()
+    if root.is_dir():
+        for old in root.iterdir():
+            try:
+                if now - old.stat().st_mtime > max_age_s:
+                    shutil.rmtree(old, ignore_errors=True)
+            except OSError:  # swept by a concurrent request
+                continue
+    folder = root / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    return folder
+

@@ -109,6 +109,28 @@ class RandomPatchSampler:
         return torch.stack(patches).float().div_(255)
 
 
+#: CelebA's aligned 89x109 faces: the square that holds the face (left, top, right, bottom).
+CELEBA_FACE_BOX = (0, 10, 89, 99)
+
+
+def parse_crop_box(text: str) -> tuple[int, int, int, int] | None:
+    """``"left,top,right,bottom"`` -> a box; ``""``, ``"center"`` or ``"none"`` -> None (centred square).
+
+    Example:
+        >>> parse_crop_box("0,10,89,99"), parse_crop_box("center")
+        ((0, 10, 89, 99), None)
+    """
+    if text.strip().lower() in ("", "center", "centre", "none"):
+        return None
+    try:
+        box = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or box[0] < 0 or box[1] < 0 or box[2] <= box[0] or box[3] <= box[1]:
+        raise ValueError(f"crop box must be LEFT,TOP,RIGHT,BOTTOM (e.g. 0,10,89,99) or 'center', got {text!r}.")
+    return box  # type: ignore[return-value]
+
+
 def load_square_images(spec: str, size: int, crop_box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
     """Whole training images as one uint8 tensor (N, 3, size, size), loaded and resized once.
 

@@ -42,11 +42,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from training.data import load_square_images
+from training.data import CELEBA_FACE_BOX, load_square_images, parse_crop_box
 from training.metrics import FEATURE_KINDS, FIDEvaluator, MemorisationCheck, make_feature_extractor
 
-#: CelebA's aligned 89x109 faces: the square that holds the face (left, top, right, bottom).
-CELEBA_CROP_BOX = (0, 10, 89, 99)
 _GENERATE_BATCH = 64  # FaceGANPipeline.MAX_IMAGES: the most one pipeline call may ask for
 _LICENCE_NOTE = "CelebA is for non-commercial research use only, and so are models trained on it."
 
@@ -200,17 +198,10 @@ def format_report(result: dict, model: str = "") -> str:
 
 
 def _parse_crop_box(text: str) -> tuple[int, int, int, int] | None:
-    if text.strip().lower() in ("center", "centre", "none"):
-        return None
     try:
-        box = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        box = ()
-    if len(box) != 4 or box[0] < 0 or box[1] < 0 or box[2] <= box[0] or box[3] <= box[1]:
-        raise argparse.ArgumentTypeError(
-            f"--crop-box must be LEFT,TOP,RIGHT,BOTTOM (e.g. 0,10,89,99) or 'center', got {text!r}."
-        )
-    return box  # type: ignore[return-value]
+        return parse_crop_box(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"--crop-box: {err}") from None
 
 
 def _format_crop_box(box: tuple[int, int, int, int] | None) -> str:
@@ -245,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--crop-box",
         type=_parse_crop_box,
-        default=CELEBA_CROP_BOX,
+        default=CELEBA_FACE_BOX,
         help="face square in the real images, LEFT,TOP,RIGHT,BOTTOM, or 'center' (default: CelebA's 0,10,89,99)",
     )
     parser.add_argument("--kid-subset-size", type=int, default=500, help="images per KID subset (default 500)")
@@ -363,7 +354,7 @@ def _write_card(args: argparse.Namespace, folder: Path, result: dict) -> None:
         + (f" --train {args.train}" if args.train else "")
         + f" --num-samples {args.num_samples} --truncation {args.truncation:g} --feature {args.feature}"
         + (" --inception-weights pt_inception-2015-12-05-6726825d.pth" if args.feature == "inception" else "")
-        + ("" if args.crop_box == CELEBA_CROP_BOX else f" --crop-box {_format_crop_box(args.crop_box)}")
+        + ("" if args.crop_box == CELEBA_FACE_BOX else f" --crop-box {_format_crop_box(args.crop_box)}")
     )
     grid_md = f"\n![samples](samples.png)\n\nSeeds 0-63, truncation psi = {args.truncation:g}.\n" if args.grid else ""
     comparable = (

@@ -29,10 +29,9 @@ from torch import nn
 from gan_models.faces import StyleGAN2Discriminator, StyleGAN2Generator
 from training.augment import AdaptiveAugment
 from training.config import EngineConfig, parse_cli
-from training.data import ImageBatchSampler, load_square_images
+from training.data import ImageBatchSampler, load_square_images, parse_crop_box
 from training.engine import Engine, StepOutput
-
-CELEBA_FACE_BOX = (0, 10, 89, 99)  # the face square inside CelebA's aligned 89x109 crops
+from training.evaluate_faces import face_metrics, sample_grid
 
 
 @dataclass
@@ -73,15 +72,6 @@ class FacesConfig(EngineConfig):
     adam_beta1: float = 0.0
     adam_beta2: float = 0.99
     ema_decay: float = 0.998
-
-
-def parse_box(text: str) -> tuple[int, int, int, int] | None:
-    if not text.strip():
-        return None
-    parts = [int(v) for v in text.split(",")]
-    if len(parts) != 4:
-        raise ValueError(f"crop_box must be 'left,top,right,bottom', got {text!r}.")
-    return tuple(parts)  # type: ignore[return-value]
 
 
 class StyleGAN2Loss:
@@ -144,7 +134,7 @@ class FacesRecipe:
         if cfg.augment not in ("ada", "diffaugment", "none"):
             raise ValueError(f"augment must be 'ada', 'diffaugment' or 'none', got {cfg.augment!r}.")
         self.config = cfg
-        images = load_square_images(cfg.data, cfg.size, parse_box(cfg.crop_box))
+        images = load_square_images(cfg.data, cfg.size, parse_crop_box(cfg.crop_box))
         self.sampler = ImageBatchSampler(images, seed=cfg.seed, mirror=cfg.mirror)
         self.generator = StyleGAN2Generator(
             size=cfg.size,
@@ -180,23 +170,12 @@ class FacesRecipe:
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.augment.p.copy_(state["augment_p"].reshape(()))
 
-    @torch.no_grad()
-    def sample_grid(self, G: nn.Module, truncation: float = 1.0, rows: int = 8) -> Image.Image:
-        """The same seeds every time (0 .. rows^2 - 1), so grids from different steps compare."""
-        device = next(G.parameters()).device
-        z = torch.cat([torch.randn(1, G.style_dim, generator=torch.Generator().manual_seed(s)) for s in range(rows**2)])
-        w_avg = G.mean_latent() if truncation != 1 else None
-        images = torch.cat([G(chunk.to(device), truncation=truncation, w_avg=w_avg) for chunk in z.split(16)])
-        images = images.float().clamp(-1, 1).add(1).mul(127.5).round().byte().cpu()
-        s = G.size
-        grid = images.view(rows, rows, 3, s, s).permute(0, 3, 1, 4, 2).reshape(rows * s, rows * s, 3)
-        return Image.fromarray(grid.numpy())
-
     def validate(self, generator: nn.Module) -> tuple[dict[str, float], list[Image.Image]]:
         cfg = self.config
         was_training = generator.training
         generator.eval()
-        grids = [self.sample_grid(generator, 1.0), self.sample_grid(generator, 0.7)]
+        # the pipeline's seeds 0..63, so the grids of different steps (and the card's) compare
+        grids = [sample_grid(generator, truncation=1.0), sample_grid(generator, truncation=0.7)]
         metrics: dict[str, float] = {"augment_p": float(self.augment.p)}
         if cfg.val_data and cfg.fid_num_samples > 0:
             metrics.update(self._fid_metrics(generator))
@@ -205,12 +184,11 @@ class FacesRecipe:
 
     def _fid_metrics(self, generator: nn.Module) -> dict[str, float]:
         """FID / KID of the EMA generator against the reference split (features cached once)."""
-        from training.evaluate_faces import face_metrics
         from training.metrics import FIDEvaluator, make_feature_extractor
 
         cfg = self.config
         if self._fid is None:
-            reference = load_square_images(cfg.val_data, cfg.size, parse_box(cfg.crop_box))
+            reference = load_square_images(cfg.val_data, cfg.size, parse_crop_box(cfg.crop_box))
             extractor = make_feature_extractor(cfg.fid_feature, cfg.inception_weights or None)
             self._fid = FIDEvaluator(reference, extractor, kid_subset_size=min(500, len(reference)))
         result = face_metrics(generator, self._fid, num_samples=cfg.fid_num_samples)
@@ -225,7 +203,7 @@ class FacesRecipe:
         cfg = self.config
         G = copy.deepcopy(generator).cpu().float()
         folder.mkdir(parents=True, exist_ok=True)
-        self.sample_grid(G, 1.0).save(folder / "samples.png")
+        sample_grid(G, truncation=1.0).save(folder / "samples.png")
         FaceGANPipeline(stylegan=G.half()).save_pretrained(str(folder))
         widths = ", ".join(f"{r}px: {c}" for r, c in G.channels.items())
         training = "\n".join(

@@ -26,6 +26,7 @@ from diffusers.utils import BaseOutput
 
 from ..errors import GanModelsError
 from ..faces import StyleGAN2Generator
+from ..hub import model_label
 from ..imaging import mark_ai_generated
 
 __all__ = [
@@ -192,12 +193,7 @@ class FaceGANPipeline(DiffusionPipeline):
     # -- helpers ----------------------------------------------------------------------------------
 
     def _model_label(self) -> str:
-        """Name written into the outputs' metadata: a repo id or bundled name, never a local path."""
-        name = self.name_or_path
-        if not name:
-            return type(self.stylegan).__name__
-        name = str(name)
-        return Path(name).name if os.path.isdir(name) else name
+        return model_label(self.name_or_path, fallback=type(self.stylegan).__name__)
 
     def _runner(self) -> tuple[StyleGAN2Generator, torch.Tensor]:
         """The module that computes (fp32 copy of a half model on the CPU) and its mean w.

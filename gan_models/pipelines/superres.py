@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Sequence, Union
 
 import numpy as np
@@ -20,6 +18,7 @@ import torch
 from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
+from ..hub import model_label
 from ..imaging import ImageSource, load_image, mark_ai_generated, merge_alpha, pil_to_tensor, split_alpha, tensor_to_pil
 from ..superres import RRDBNet, SRVGGNetCompact, upscale_factor
 from ..tiling import tiled_upscale
@@ -80,12 +79,7 @@ class SuperResolutionPipeline(DiffusionPipeline):
         return upscale_factor(self.upscaler)
 
     def _model_label(self) -> str:
-        """Name written into the output's metadata: a repo id or bundled name, never a local path."""
-        name = self.name_or_path
-        if not name:
-            return type(self.upscaler).__name__
-        name = str(name)
-        return Path(name).name if os.path.isdir(name) else name
+        return model_label(self.name_or_path, fallback=type(self.upscaler).__name__)
 
     def _check_inputs(self, outscale: float | None, tile_size: int | None, tile_overlap: int, output_type: str) -> None:
         if outscale is not None:

@@ -19,11 +19,6 @@ from __future__ import annotations
 import math
 import random
 import re
-import shutil
-import tempfile
-import time
-import uuid
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -31,7 +26,7 @@ from PIL import Image
 
 from gan_models import FaceGANPipeline, save_animation
 from gan_models.pipelines.faces import MAX_SEED, STYLE_MIX_LEVELS, TRUNCATION_RANGE
-from gan_models.serving import gpu, load_pipeline
+from gan_models.serving import download_folder, model_label, gpu, load_pipeline
 
 __all__ = [
     "BUNDLED_MODELS",
@@ -54,10 +49,6 @@ MIN_TRUNCATION, MAX_TRUNCATION = TRUNCATION_RANGE  # the pipeline's range; the s
 DEFAULT_TRUNCATION = 0.7  # the usual StyleGAN trade: clearly better faces, still varied
 LEVELS = list(STYLE_MIX_LEVELS)
 FPS = 8
-# Animations are written here, then gradio copies them into its own cache; ours are swept after
-# an hour so a long-running Space does not fill its disk.
-_DOWNLOAD_DIR = Path(tempfile.gettempdir()) / "gan-demo-hub" / "faces"
-_DOWNLOAD_MAX_AGE_S = 3600
 
 HEADER = """
 # Faces (StyleGAN2)
@@ -162,11 +153,6 @@ def _model_name(model: Any) -> str:
     return str(model or "").strip() or DEFAULT_MODEL
 
 
-def _model_label(model: str) -> str:
-    """Name for the status line: what the user chose, but never a local path (it can reveal user names)."""
-    return Path(model).name if Path(model).expanduser().is_dir() else model
-
-
 def _load(model: str) -> FaceGANPipeline:
     """The cached pipeline; unknown names become a gr.Error. On ZeroGPU this runs outside the GPU slot."""
     try:
@@ -177,21 +163,6 @@ def _load(model: str) -> FaceGANPipeline:
 
 def _status(text: str, notes: list[str]) -> str:
     return " ".join([text, *(f"⚠️ {note}" for note in notes)])
-
-
-def _output_folder() -> Path:
-    """A fresh folder for one call's files (keeps friendly file names), after sweeping old ones."""
-    now = time.time()
-    if _DOWNLOAD_DIR.is_dir():
-        for old in _DOWNLOAD_DIR.iterdir():
-            try:
-                if now - old.stat().st_mtime > _DOWNLOAD_MAX_AGE_S:
-                    shutil.rmtree(old, ignore_errors=True)
-            except OSError:  # swept by a concurrent request (the three tabs' events can overlap)
-                continue
-    folder = _DOWNLOAD_DIR / uuid.uuid4().hex
-    folder.mkdir(parents=True)
-    return folder
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,7 +228,7 @@ def generate_faces(
     #    gallery's format="png" writes it as text chunks
     gallery = [(img, f"seed {s}") for img, s in zip(out.images, out.seeds)]
     seeds = f"seed {out.seeds[0]}" if len(out.seeds) == 1 else f"seeds {out.seeds[0]} to {out.seeds[-1]}"
-    text = f"{len(gallery)} faces from {seeds}, ψ = {truncation:g}, model {_model_label(model)}."
+    text = f"{len(gallery)} faces from {seeds}, ψ = {truncation:g}, model {model_label(model)}."
     return gallery, _status(text, notes)
 
 
@@ -295,13 +266,13 @@ def interpolate_faces(
     # encoding needs no GPU, so it runs after the GPU slot is released; the GIF always works
     # (Pillow), the MP4 (smaller, for video players) only where imageio-ffmpeg is installed, and
     # as an extra it must never cost the user the GIF
-    stem = _output_folder() / f"faces_{seed_a}_to_{seed_b}"
+    stem = download_folder("faces") / f"faces_{seed_a}_to_{seed_b}"
     files = [str(save_animation(frames, stem.with_suffix(".gif"), fps=FPS))]
     try:
         files.append(str(save_animation(frames, stem.with_suffix(".mp4"), fps=FPS)))
     except (ImportError, OSError, RuntimeError, ValueError):
         stem.with_suffix(".mp4").unlink(missing_ok=True)  # no half-written file in the download list
-    label = _model_label(model)
+    label = model_label(model)
     text = f"{len(frames)} frames from seed {seed_a} to seed {seed_b} at {FPS} fps, ψ = {truncation:g}, model {label}."
     return files[0], files, _status(text, notes)
 
@@ -331,7 +302,7 @@ def style_mix_faces(
     except ValueError as err:
         raise gr.Error(str(err)) from err
     # the grid carries the AI-generated label (model, seeds, level, ψ); format="png" keeps it
-    text = f"Rows {rows} take the {level} styles of columns {cols}, ψ = {truncation:g}, model {_model_label(model)}."
+    text = f"Rows {rows} take the {level} styles of columns {cols}, ψ = {truncation:g}, model {model_label(model)}."
     return grid, _status(text, notes)
 
 

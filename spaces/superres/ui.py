@@ -13,10 +13,6 @@ API (``gradio_client``)::
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from gan_models.imaging import load_image, merge_alpha, save_png, split_alpha
-from gan_models.serving import default_max_pixels, gpu, load_pipeline
+from gan_models.serving import download_folder, model_label, default_max_pixels, gpu, load_pipeline
 
 __all__ = ["BUNDLED_MODELS", "DEFAULT_MODEL", "build", "render", "upscale"]
 
@@ -34,8 +30,6 @@ DEFAULT_MODEL = "superres-x4-gan"  # sharper than the PSNR model, which is what 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 # Download PNGs are written here, then gradio copies them into its own cache; ours are swept
 # after an hour so a long-running Space does not fill its disk.
-_DOWNLOAD_DIR = Path(tempfile.gettempdir()) / "gan-demo-hub" / "superres"
-_DOWNLOAD_MAX_AGE_S = 3600
 MIN_OUTSCALE, MAX_OUTSCALE = 1.0, 4.0  # the bundled models are x4; larger would only resample
 
 HEADER = """
@@ -77,22 +71,11 @@ def _upload_path(image: str | dict[str, Any] | None) -> str | None:
     return image
 
 
-def _model_label(model: str) -> str:
-    """Name for the metadata: what the user chose, but never a local path (it can reveal user names)."""
-    return Path(model).name if Path(model).expanduser().is_dir() else model
-
-
 def _download_file(result: Image.Image, upload: str, model: str, outscale: float) -> Path:
-    """Write the PNG offered for download (with the AI-generated metadata) and sweep old ones."""
-    now = time.time()
-    if _DOWNLOAD_DIR.is_dir():
-        for old in _DOWNLOAD_DIR.iterdir():
-            if now - old.stat().st_mtime > _DOWNLOAD_MAX_AGE_S:
-                shutil.rmtree(old, ignore_errors=True)
-    folder = _DOWNLOAD_DIR / uuid.uuid4().hex  # one folder per call keeps the friendly file name
-    folder.mkdir(parents=True)
+    """Write the PNG offered for download (with the AI-generated metadata)."""
+    folder = download_folder("superres")
     name = f"{Path(upload).stem or 'image'}_x{outscale:g}.png"
-    return save_png(result, folder / name, model=_model_label(model), outscale=f"{outscale:g}")
+    return save_png(result, folder / name, model=model_label(model), outscale=f"{outscale:g}")
 
 
 def _check_outscale(outscale: Any) -> float:
