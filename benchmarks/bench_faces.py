@@ -10,6 +10,11 @@ For the ``--model`` (default: the bundled ``faces-celeba64``), p50 and p90 wall-
 * **first call**: the first generate call after loading, timed once; it also computes the
   truncation centre (the mean of 4096 mapped z's), which later calls reuse.
 
+``--train`` also measures training images/s of the real recipe step (``training/train_faces.py``:
+D step with lazy R1 every 16 steps, G step with style mixing; Adam on both), fp32 and bf16 autocast
+(as ``--mixed_precision=bf16``), on CUDA when present, else on the CPU; ``--train-size`` picks the
+network (``bundled`` or ``config-f``: rosinality's channel_multiplier 2 at the same resolution).
+
 ``--random-init`` times a seeded, untrained generator of the bundled size instead of loading one
 (``StyleGAN2Generator(size=64, style_dim=256, n_mlp=8, channel_base=2048, channel_max=128)``):
 speed does not depend on the weights, so it gives the bundled model's timings before it is trained.
@@ -80,6 +85,43 @@ def latency(run: Callable[[], object], warmup: int, repeats: int) -> tuple[float
     return float(np.percentile(times, 50)), float(np.percentile(times, 90))
 
 
+def train_throughput(device: str, bf16: bool, batch: int, steps: int, widths: dict) -> float:
+    """Images/s of ``steps`` recipe steps (after 3 warm-up steps) on random "real" images."""
+    from gan_models import StyleGAN2Discriminator
+    from training.augment import AdaptiveAugment
+    from training.train_faces import FacesConfig, StyleGAN2Loss
+
+    cfg = FacesConfig(**widths)
+    G = StyleGAN2Generator(**widths).to(device)
+    D = StyleGAN2Discriminator(size=cfg.size, channel_base=cfg.channel_base, channel_max=cfg.channel_max).to(device)
+    loss = StyleGAN2Loss(cfg, AdaptiveAugment(p=0.0).to(device))
+    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.g_lr, betas=(cfg.adam_beta1, cfg.adam_beta2))
+    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.d_lr, betas=(cfg.adam_beta1, cfg.adam_beta2))
+    reals = torch.rand(batch, 3, cfg.size, cfg.size, device=device) * 2 - 1
+    autocast = torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16)
+
+    def step(i: int) -> None:
+        for net, other, opt, run in ((D, G, opt_D, loss.discriminator_step), (G, D, opt_G, loss.generator_step)):
+            net.requires_grad_(True)
+            other.requires_grad_(False)
+            with autocast:
+                out = run(G, D, reals, i)
+            out.loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+    for i in range(3):
+        step(i + 1)  # warm-up steps avoid the R1 step (step % 16 == 0)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for i in range(steps):
+        step(i)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return steps * batch / (time.perf_counter() - start)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -93,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs before timing (default 2)")
     parser.add_argument("--repeats", type=int, default=20, help="timed runs (default 20)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads (default: all cores)")
+    parser.add_argument("--train", action="store_true", help="also measure training images/s, fp32 and bf16")
+    parser.add_argument("--train-device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--train-batch", type=int, default=32, help="training batch (default 32)")
+    parser.add_argument("--train-steps", type=int, default=16, help="timed steps, one R1 step among them (default 16)")
+    parser.add_argument("--train-size", choices=("bundled", "config-f"), default="bundled")
     args = parser.parse_args(argv)
     for name in ("num_images", "repeats", "threads"):
         if getattr(args, name) < 1:
@@ -141,6 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(_header(args))
     print(_table(row, args))
+    if args.train:
+        widths = dict(BUNDLED_SIZE)
+        if args.train_size == "config-f":
+            widths.update(style_dim=512, channel_base=32768, channel_max=512)
+        print(f"\nTraining ({args.train_size} network, batch {args.train_batch}, {args.train_device}):\n")
+        print("| precision | images/s |\n|---|---:|")
+        for bf16 in (False, True):
+            rate = train_throughput(args.train_device, bf16, args.train_batch, args.train_steps, widths)
+            print(f"| {'bf16 autocast' if bf16 else 'fp32'} | {rate:.1f} |")
     if args.num_images == 4 and pipe.resolution == 64:
         verdict = "meets" if gen[0] <= GOAL_GENERATE_S else "misses"
         print(

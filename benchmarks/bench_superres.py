@@ -33,8 +33,8 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -45,9 +45,9 @@ from torch import nn
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere, like the other benchmarks
 
-from gan_models.hub import resolve_model  # noqa: E402
-from gan_models.pipelines.superres import SuperResolutionPipeline  # noqa: E402
-from gan_models.superres import RRDBNet, SRVGGNetCompact, upscale_factor  # noqa: E402
+from gan_models.hub import resolve_model
+from gan_models.pipelines.superres import SuperResolutionPipeline
+from gan_models.superres import RRDBNet, SRVGGNetCompact, upscale_factor
 
 BUNDLED_MODELS = ("superres-x4-psnr", "superres-x4-gan")
 

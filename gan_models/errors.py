@@ -15,11 +15,11 @@ Example:
 from __future__ import annotations
 
 __all__ = [
-    "GanModelsError",
-    "InvalidImageError",
-    "ImageTooLargeError",
     "CheckpointFormatError",
+    "GanModelsError",
+    "ImageTooLargeError",
     "InferenceOutOfMemoryError",
+    "InvalidImageError",
 ]
 
 

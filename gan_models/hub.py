@@ -67,6 +67,7 @@ def bundled_models(checkpoints_dir: str | os.PathLike | None = None) -> list[str
         return []
     return sorted(p.name for p in root.iterdir() if (p / "model_index.json").is_file())
 
+
 def model_label(name_or_path: str | os.PathLike | None, fallback: str = "") -> str:
     """The model name written into outputs' metadata: a repo id or bundled name, never a local path.
 
@@ -80,7 +81,6 @@ def model_label(name_or_path: str | os.PathLike | None, fallback: str = "") -> s
         return fallback
     name = str(name_or_path)
     return Path(name).name if Path(name).expanduser().is_dir() else name
-
 
 
 def resolve_model(name_or_path: str | os.PathLike, checkpoints_dir: str | os.PathLike | None = None) -> str:

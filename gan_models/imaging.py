@@ -24,18 +24,18 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from .errors import ImageTooLargeError, InvalidImageError
 
 __all__ = [
-    "ImageSource",
     "AI_SOFTWARE",
     "DIGITAL_SOURCE_TYPE",
+    "ImageSource",
+    "ai_metadata",
     "load_image",
-    "split_alpha",
+    "mark_ai_generated",
     "merge_alpha",
     "pil_to_tensor",
-    "tensor_to_pil",
-    "ai_metadata",
     "png_metadata",
-    "mark_ai_generated",
     "save_png",
+    "split_alpha",
+    "tensor_to_pil",
 ]
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, IO[bytes], Image.Image, np.ndarray]

@@ -176,4 +176,3 @@ def download_folder(family: str, max_age_s: float = _DOWNLOAD_MAX_AGE_S) -> Path
     folder = root / uuid.uuid4().hex
     folder.mkdir(parents=True)
     return folder
-

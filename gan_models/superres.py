@@ -190,7 +190,7 @@ class UNetDiscriminatorSN(ModelMixin, ConfigMixin):
         if x.shape[-1] % 8 or x.shape[-2] % 8:
             raise ValueError(f"UNetDiscriminatorSN needs height and width divisible by 8, got {tuple(x.shape[-2:])}.")
         skip = self.config.skip_connection
-        lrelu = lambda t: F.leaky_relu(t, negative_slope=0.2)  # noqa: E731
+        lrelu = lambda t: F.leaky_relu(t, negative_slope=0.2)
         # 1. encoder: full -> 1/8 resolution
         x0 = lrelu(self.conv0(x))
         x1 = lrelu(self.conv1(x0))

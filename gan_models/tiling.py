@@ -18,14 +18,14 @@ Failure handling:
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from .errors import InferenceOutOfMemoryError
 
-__all__ = ["tiled_upscale", "is_out_of_memory"]
+__all__ = ["is_out_of_memory", "tiled_upscale"]
 
 TileFn = Callable[[torch.Tensor], torch.Tensor]
 ProgressFn = Callable[[int, int], None]

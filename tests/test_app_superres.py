@@ -19,8 +19,8 @@ import torch
 from PIL import Image
 
 pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
-from gradio_client.exceptions import AppError  # noqa: E402
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -37,3 +38,32 @@ def test_bundled_model_upscales_exactly_x4_deterministically(name):
     image = Image.radial_gradient("L").resize((23, 17)).convert("RGB")
     first, second = pipe(image).images[0], pipe(image).images[0]
     assert first.size == (92, 68) and first.tobytes() == second.tobytes()
+
+
+def test_bundled_face_generator_is_small_fp16_with_a_card():
+    folder = CHECKPOINTS_DIR / "faces-celeba64"
+    assert "faces-celeba64" in bundled_models()
+    weights = list(folder.rglob("*.safetensors"))
+    assert len(weights) == 1 and weights[0].stat().st_size < 15 * 2**20
+    assert all(t.dtype == torch.float16 for t in load_file(str(weights[0])).values())
+    assert not [p for p in folder.rglob("*") if p.suffix in {".bin", ".pkl", ".pt", ".pth"}]
+    card = (folder / "README.md").read_text()
+    for needed in ("license: other", "CelebA", "non-commercial", "## Evaluation", "fid", "samples.png", "Budget"):
+        assert needed in card, needed
+    with Image.open(folder / "samples.png") as grid:
+        assert grid.size == (8 * 64, 8 * 64)
+
+
+def test_bundled_face_generator_is_deterministic_per_seed():
+    from gan_models import FaceGANPipeline
+
+    pipe = FaceGANPipeline.from_pretrained(str(CHECKPOINTS_DIR / "faces-celeba64"), dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    first = pipe(num_images=2, seed=7, truncation=0.7).images
+    again = pipe(num_images=1, seed=8, truncation=0.7).images[0]
+    assert [im.size for im in first] == [(64, 64), (64, 64)]
+    assert first[0].tobytes() == pipe(num_images=1, seed=7, truncation=0.7).images[0].tobytes()
+    assert first[0].tobytes() != first[1].tobytes()
+    # image i comes from seed + i, whatever the count (equal up to batch-size rounding)
+    diff = np.abs(np.asarray(first[1], dtype=int) - np.asarray(again, dtype=int)).max()
+    assert diff <= 2

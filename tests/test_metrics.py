@@ -24,7 +24,7 @@ def _reference_ssim(a: np.ndarray, b: np.ndarray) -> float:
     """BasicSR's _ssim written out with scipy: Gaussian 11x11 / 1.5, 'valid' filtering, 8-bit constants."""
     g = np.exp(-((np.arange(11) - 5) ** 2) / (2 * 1.5**2))
     window = np.outer(g, g) / np.outer(g, g).sum()
-    blur = lambda t: convolve2d(t, window, mode="valid")  # noqa: E731
+    blur = lambda t: convolve2d(t, window, mode="valid")
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mu_a, mu_b = blur(a), blur(b)
     var_a, var_b, cov = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2, blur(a * b) - mu_a * mu_b
@@ -90,7 +90,7 @@ def test_border_crop_ignores_edge_damage():
 def test_batch_agrees_with_single_images_and_numpy():
     sr = np.stack([_random_image(6), _random_image(7)])
     hr = np.stack([_random_image(8), _random_image(9)])
-    to_tensor = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).float() / 255  # noqa: E731
+    to_tensor = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).float() / 255
     batch_psnr, batch_ssim = psnr_y(to_tensor(sr), to_tensor(hr), 4), ssim_y(to_tensor(sr), to_tensor(hr), 4)
     assert batch_psnr.shape == batch_ssim.shape == (2,)
     for i in range(2):

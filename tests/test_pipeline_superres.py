@@ -53,7 +53,7 @@ def test_save_load_round_trip(tmp_path, kind):
     loaded = SuperResolutionPipeline.from_pretrained(tmp_path)
     loaded.set_progress_bar_config(disable=True)
     assert type(loaded.upscaler) is type(pipe.upscaler)
-    public = lambda cfg: {k: v for k, v in cfg.items() if not k.startswith("_")}  # noqa: E731
+    public = lambda cfg: {k: v for k, v in cfg.items() if not k.startswith("_")}
     assert public(loaded.upscaler.config) == public(pipe.upscaler.config)
     img = _input()
     assert np.array_equal(_arr(pipe(img).images[0]), _arr(loaded(img).images[0]))

@@ -52,7 +52,7 @@ ConfigT = TypeVar("ConfigT", bound=EngineConfig)
 
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
     """Turn a YAML/CLI value into the field's declared type, or explain why not."""
-    hint = annotation if not isinstance(annotation, str) else eval(annotation, vars(typing))  # noqa: S307
+    hint = annotation if not isinstance(annotation, str) else eval(annotation, vars(typing))
     if hint is bool:
         if isinstance(value, bool):
             return value

@@ -34,8 +34,9 @@ nearest-training-image distances of the memorisation check (:func:`nearest_neigh
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Union
+from typing import Union
 
 import numpy as np
 import torch
@@ -186,7 +187,7 @@ def _prepare_pair(
     else:
         # One image at a time, in float64 like the MATLAB reference; uint8 values are already on the grid.
         sr_t, hr_t = _image_to_tensor(sr).unsqueeze(0), _image_to_tensor(hr).unsqueeze(0)
-        unpack = lambda scores: float(scores[0])  # noqa: E731
+        unpack = lambda scores: float(scores[0])
     if sr_t.shape[0] != hr_t.shape[0] or sr_t.shape[-2:] != hr_t.shape[-2:]:
         raise ValueError(
             f"sr and hr must have the same batch size and height/width, got {tuple(sr_t.shape)} and "

@@ -26,7 +26,7 @@ from PIL import Image
 
 from gan_models import FaceGANPipeline, save_animation
 from gan_models.pipelines.faces import MAX_SEED, STYLE_MIX_LEVELS, TRUNCATION_RANGE
-from gan_models.serving import download_folder, model_label, gpu, load_pipeline
+from gan_models.serving import download_folder, gpu, load_pipeline, model_label
 
 __all__ = [
     "BUNDLED_MODELS",

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from gan_models.imaging import load_image, merge_alpha, save_png, split_alpha
-from gan_models.serving import download_folder, model_label, default_max_pixels, gpu, load_pipeline
+from gan_models.serving import default_max_pixels, download_folder, gpu, load_pipeline, model_label
 
 __all__ = ["BUNDLED_MODELS", "DEFAULT_MODEL", "build", "render", "upscale"]
 
