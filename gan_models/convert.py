@@ -32,6 +32,43 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _save_converted(
+    pipe,
+    output_dir: Path,
+    checkpoint: Path,
+    source_url: str | None,
+    *,
+    title: str,
+    command: str,
+    what: str,
+    architecture: str,
+    license: str,
+    tags: list[str],
+) -> Path:
+    """Save a converted pipeline and a card that says where its weights came from.
+
+    Weights are halved with ``.half()`` by the callers, not ``.to(dtype=)``: diffusers 0.42's
+    ``ModelMixin.to(dtype)`` logs a spurious fp32 warning.
+    """
+    pipe.save_pretrained(output_dir, safe_serialization=True)
+    origin = f"[{checkpoint.name}]({source_url})" if source_url else f"`{checkpoint.name}`"
+    write_model_card(
+        output_dir,
+        title=title,
+        datasets=[],
+        license=license,
+        metrics={},
+        protocol="Not re-evaluated after conversion; see the original release for its numbers.",
+        training=(
+            f"Not trained here: converted from {origin} (sha256 `{_sha256(checkpoint)}`{what}) with "
+            f"`python -m gan_models.convert {command}`. Architecture: {architecture}. Check the original "
+            "project's and dataset's licenses before redistributing."
+        ),
+        tags=tags,
+    )
+    return output_dir
+
+
 def convert_superres(
     checkpoint: str | Path,
     output_dir: str | Path,
@@ -54,30 +91,20 @@ def convert_superres(
     checkpoint, output_dir = Path(checkpoint), Path(output_dir)
     # 1. read and detect (typed errors for anything unknown or unsafe)
     model = load_foreign_superres(checkpoint, act_type=act_type)
-    # 2. save; fp16 halves the download, from_pretrained(..., dtype=torch.float32) restores fp32.
-    #    (.half(), not .to(dtype=): diffusers 0.42 ModelMixin.to(dtype) logs a spurious fp32 warning.)
-    if fp16:
-        model.half()
-    SuperResolutionPipeline(upscaler=model).save_pretrained(output_dir, safe_serialization=True)
-    # 3. a card that says where the weights came from
     config = dict(model.config)
     arch = ", ".join(f"{k}={v}" for k, v in config.items() if not k.startswith("_"))
-    origin = f"[{checkpoint.name}]({source_url})" if source_url else f"`{checkpoint.name}`"
-    write_model_card(
+    return _save_converted(
+        SuperResolutionPipeline(upscaler=model.half() if fp16 else model),
         output_dir,
+        checkpoint,
+        source_url,
         title=f"{type(model).__name__} x{upscale_factor(model)} (converted)",
-        datasets=[],
+        command=f"superres{' --fp16' if fp16 else ''}",
+        what="",
+        architecture=f"{type(model).__name__}({arch})",
         license=license,
-        metrics={},
-        protocol="Not re-evaluated after conversion; see the original release for its numbers.",
-        training=(
-            f"Not trained here: converted from {origin} (sha256 `{_sha256(checkpoint)}`) with "
-            f"`python -m gan_models.convert superres{' --fp16' if fp16 else ''}`. Architecture: "
-            f"{type(model).__name__}({arch}). Check the original project's license before redistributing."
-        ),
         tags=["converted", "esrgan"],
     )
-    return output_dir
 
 
 def convert_faces(
@@ -103,32 +130,21 @@ def convert_faces(
     checkpoint, output_dir = Path(checkpoint), Path(output_dir)
     # 1. read and detect (typed errors for anything unknown or unsafe)
     model = load_foreign_stylegan2(checkpoint, lr_mlp=lr_mlp)
-    # 2. save; fp16 by default: half the download, and the pipeline computes in fp32 on the CPU anyway.
-    #    (.half(), not .to(dtype=): diffusers 0.42 ModelMixin.to(dtype) logs a spurious fp32 warning.)
-    if fp16:
-        model.half()
-    FaceGANPipeline(stylegan=model).save_pretrained(output_dir, safe_serialization=True)
-    # 3. a card that says where the weights came from
     cfg = model.config
     widths = ", ".join(f"{r}px: {c}" for r, c in model.channels.items())
-    origin = f"[{checkpoint.name}]({source_url})" if source_url else f"`{checkpoint.name}`"
-    write_model_card(
+    return _save_converted(
+        FaceGANPipeline(stylegan=model.half() if fp16 else model),  # the pipeline computes in fp32 on a CPU
         output_dir,
+        checkpoint,
+        source_url,
         title=f"StyleGAN2 {cfg.size}x{cfg.size} (converted)",
-        datasets=[],
+        command=f"faces{'' if fp16 else ' --fp32'}",
+        what=", its `g_ema` weights",
+        architecture=f"StyleGAN2 {cfg.size}x{cfg.size}, w {cfg.style_dim}-d, {cfg.n_mlp}-layer mapping "
+        f"(lr_mlp {cfg.lr_mlp}), channels {widths}",
         license=license,
-        metrics={},
-        protocol="Not re-evaluated after conversion; see the original release for its numbers.",
-        training=(
-            f"Not trained here: converted from {origin} (sha256 `{_sha256(checkpoint)}`, its `g_ema` weights) "
-            f"with `python -m gan_models.convert faces{'' if fp16 else ' --fp32'}`. Architecture: StyleGAN2 "
-            f"{cfg.size}x{cfg.size}, w {cfg.style_dim}-d, {cfg.n_mlp}-layer mapping (lr_mlp {cfg.lr_mlp}), "
-            f"channels {widths}. Check the original project's and dataset's licenses before redistributing."
-        ),
         tags=["converted", "rosinality-stylegan2"],
-        family="faces",
     )
-    return output_dir
 
 
 def _add_faces(sub: argparse._SubParsersAction) -> Callable[[argparse.Namespace], Path]:
