@@ -88,6 +88,11 @@ def test_generate_faces_in_the_browser(page, faces_model_dir):
     page.get_by_text("4 faces from seeds 42 to 45").wait_for(state="visible")
     images = page.locator("#faces-gallery img")
     images.first.wait_for(state="visible")
+    # thumbnails decode one by one: wait until every one has, or a slow one reads as 0x0
+    page.wait_for_function(
+        "() => { const imgs = [...document.querySelectorAll('#faces-gallery img')];"
+        " return imgs.length >= 4 && imgs.every(i => i.complete && i.naturalWidth > 0); }"
+    )
     sizes = images.evaluate_all("imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")
     assert len(sizes) >= 4 and all(size == [16, 16] for size in sizes)
     assert page.locator(".toast-body.error").count() == 0  # no gr.Error toast
