@@ -40,6 +40,7 @@ __all__ = [
     "gpu",
     "load_pipeline",
     "model_label",
+    "number_in_range",
     "serving_device",
 ]
 
@@ -176,3 +177,26 @@ def download_folder(family: str, max_age_s: float = _DOWNLOAD_MAX_AGE_S) -> Path
     folder = root / uuid.uuid4().hex
     folder.mkdir(parents=True)
     return folder
+
+
+def number_in_range(
+    value: object, name: str, low: float, high: float, default: float, hint: str = "", error: type = ValueError
+) -> float:
+    """A UI or API value as a float in ``[low, high]``; ``None`` means ``default``.
+
+    API callers skip the sliders, so every Space checks again; ``error`` lets a Space raise its
+    own exception type (``gr.Error``) without this module importing gradio.
+
+    Example:
+        >>> number_in_range("0.7", "truncation", -1, 2, default=1.0), number_in_range(None, "x", 0, 1, 0.5)
+        (0.7, 0.5)
+    """
+    if value is None:
+        return default
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not low <= number <= high:  # also false for NaN
+        raise error(f"{name} must be a number from {low:g} to {high:g}{f' ({hint})' if hint else ''}, got {value!r}.")
+    return number

@@ -26,7 +26,7 @@ from PIL import Image
 
 from gan_models import FaceGANPipeline, save_animation
 from gan_models.pipelines.faces import MAX_SEED, STYLE_MIX_LEVELS, TRUNCATION_RANGE
-from gan_models.serving import download_folder, gpu, load_pipeline, model_label
+from gan_models.serving import download_folder, gpu, load_pipeline, model_label, number_in_range
 
 __all__ = [
     "BUNDLED_MODELS",
@@ -114,18 +114,9 @@ def _clamp_count(value: Any, name: str, low: int, high: int, default: int, notes
 
 
 def _check_truncation(value: Any) -> float:
-    if value is None:
-        return DEFAULT_TRUNCATION
-    try:
-        psi = float(value)
-    except (TypeError, ValueError):
-        psi = float("nan")
-    if not MIN_TRUNCATION <= psi <= MAX_TRUNCATION:  # also false for NaN
-        raise gr.Error(
-            f"truncation must be a number from {MIN_TRUNCATION:g} to {MAX_TRUNCATION:g} "
-            f"(0.5 to 1 is usual), got {value!r}."
-        )
-    return psi
+    return number_in_range(
+        value, "truncation", MIN_TRUNCATION, MAX_TRUNCATION, DEFAULT_TRUNCATION, "0.5 to 1 is usual", gr.Error
+    )
 
 
 def _seed_list(value: Any, name: str, notes: list[str]) -> list[int]:

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from gan_models.imaging import load_image, merge_alpha, save_png, split_alpha
-from gan_models.serving import default_max_pixels, download_folder, gpu, load_pipeline, model_label
+from gan_models.serving import default_max_pixels, download_folder, gpu, load_pipeline, model_label, number_in_range
 
 __all__ = ["BUNDLED_MODELS", "DEFAULT_MODEL", "build", "render", "upscale"]
 
@@ -79,16 +79,7 @@ def _download_file(result: Image.Image, upload: str, model: str, outscale: float
 
 
 def _check_outscale(outscale: Any) -> float:
-    """The slider's value as a float in its range; API callers skip the slider, so check again."""
-    if outscale is None:
-        return MAX_OUTSCALE
-    try:
-        value = float(outscale)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not MIN_OUTSCALE <= value <= MAX_OUTSCALE:  # also false for NaN
-        raise gr.Error(f"outscale must be a number from {MIN_OUTSCALE:g} to {MAX_OUTSCALE:g}, got {outscale!r}.")
-    return value
+    return number_in_range(outscale, "outscale", MIN_OUTSCALE, MAX_OUTSCALE, MAX_OUTSCALE, error=gr.Error)
 
 
 def upscale(
