@@ -20,6 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parent
 FAMILIES = [
     ("Super-resolution", "superres"),
     ("Faces", "faces"),
+    ("Translation", "translate"),
 ]
 
 

@@ -27,19 +27,17 @@ Example (seconds)::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere, like the other benchmarks
 
+from benchmarks import common
 from gan_models import FaceGANPipeline, StyleGAN2Generator, save_animation
 from gan_models.hub import resolve_model
 
@@ -65,24 +63,6 @@ def load(model: str, random_init: bool) -> tuple[FaceGANPipeline, str]:
         pipe, label = FaceGANPipeline.from_pretrained(resolve_model(model), dtype=torch.float32), model
     pipe.set_progress_bar_config(disable=True)
     return pipe, label
-
-
-def latency(run: Callable[[], object], warmup: int, repeats: int) -> tuple[float, float]:
-    """p50 and p90 wall-clock seconds of ``run()``.
-
-    Example:
-        >>> p50, p90 = latency(lambda: sum(range(1000)), warmup=1, repeats=3)
-        >>> 0 <= p50 <= p90
-        True
-    """
-    for _ in range(warmup):  # first calls pay for allocator growth and kernel selection
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 90))
 
 
 def train_throughput(device: str, bf16: bool, batch: int, steps: int, widths: dict) -> float:
@@ -112,53 +92,38 @@ def train_throughput(device: str, bf16: bool, batch: int, steps: int, widths: di
 
     for i in range(3):
         step(i + 1)  # warm-up steps avoid the R1 step (step % 16 == 0)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+    common.synchronize(device)
     start = time.perf_counter()
     for i in range(steps):
         step(i)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+    common.synchronize(device)
     return steps * batch / (time.perf_counter() - start)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--model", default=DEFAULT_MODEL, help="bundled name, folder or Hub repo id (default %(default)s)"
-    )
-    parser.add_argument(
-        "--random-init", action="store_true", help="time an untrained generator of the bundled size instead of --model"
-    )
+    common.add_model_arguments(parser, DEFAULT_MODEL, untrained="an untrained generator")
     parser.add_argument("--num-images", type=int, default=4, help="faces per generate call (default 4)")
     parser.add_argument("--frames", type=int, default=16, help="frames per interpolation (default 16)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed runs before timing (default 2)")
-    parser.add_argument("--repeats", type=int, default=20, help="timed runs (default 20)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads (default: all cores)")
+    common.add_timing_arguments(parser, repeats=20)
     parser.add_argument("--train", action="store_true", help="also measure training images/s, fp32 and bf16")
     parser.add_argument("--train-device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--train-batch", type=int, default=32, help="training batch (default 32)")
     parser.add_argument("--train-steps", type=int, default=16, help="timed steps, one R1 step among them (default 16)")
     parser.add_argument("--train-size", choices=("bundled", "config-f"), default="bundled")
     args = parser.parse_args(argv)
-    for name in ("num_images", "repeats", "threads"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
+    common.require_at_least_one(parser, args, "num_images", "repeats", "threads")
     if args.frames < 2 or args.warmup < 0:
         parser.error("--frames must be at least 2 and --warmup must not be negative.")
     torch.set_num_threads(args.threads)
 
     try:
-        start = time.perf_counter()
-        pipe, label = load(args.model, args.random_init)
-        load_s = time.perf_counter() - start
+        (pipe, label), load_s = common.timed(lambda: load(args.model, args.random_init))
     except ValueError as err:  # an unknown name or a folder that is not a saved pipeline
         parser.error(f"{err} Before the checkpoint is trained, pass --random-init to time a generator of its size.")
 
     # 1. the first call: loads nothing more, but computes the truncation centre once
-    start = time.perf_counter()
-    pipe(num_images=args.num_images, seed=0, truncation=TRUNCATION)
-    first_s = time.perf_counter() - start
+    _, first_s = common.timed(lambda: pipe(num_images=args.num_images, seed=0, truncation=TRUNCATION))
 
     # 2. steady state
     def generate() -> None:
@@ -170,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         def interpolate() -> None:
             save_animation(pipe.interpolate(1, 2, num_frames=args.frames, truncation=TRUNCATION), gif, fps=8)
 
-        gen = latency(generate, args.warmup, args.repeats)
-        walk = latency(interpolate, args.warmup, args.repeats)
+        gen = common.latency(generate, args.warmup, args.repeats)
+        walk = common.latency(interpolate, args.warmup, args.repeats)
         gif_kib = gif.stat().st_size / 1024
 
     row = {
@@ -208,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _header(args: argparse.Namespace) -> str:
     return (
-        f"torch {torch.__version__}, {os.cpu_count()} CPU cores, {args.threads} threads, CPU fp32; "
+        f"{common.machine(args.threads)}, CPU fp32; "
         f"ψ = {TRUNCATION}; {args.warmup} warm-up + {args.repeats} timed runs\n"
     )
 
@@ -226,9 +191,7 @@ def _table(row: dict, args: argparse.Namespace) -> str:
         (f"{args.frames}-frame GIF p90 (ms)", "walk_p90_ms", "{:.0f}"),
         ("GIF (KiB)", "gif_kib", "{:.0f}"),
     ]
-    lines = ["| " + " | ".join(title for title, _, _ in columns) + " |", "|" + "---|" * len(columns)]
-    lines.append("| " + " | ".join(fmt.format(row[key]) for _, key, fmt in columns) + " |")
-    return "\n".join(lines)
+    return common.markdown_table(columns, [row])
 
 
 if __name__ == "__main__":

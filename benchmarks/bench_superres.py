@@ -36,7 +36,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -45,6 +44,7 @@ from torch import nn
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere, like the other benchmarks
 
+from benchmarks import common
 from gan_models.hub import resolve_model
 from gan_models.pipelines.superres import SuperResolutionPipeline
 from gan_models.superres import RRDBNet, SRVGGNetCompact, upscale_factor
@@ -108,15 +108,8 @@ def cpu_latency(upscale: Upscaler, size: int, warmup: int, repeats: int) -> tupl
         >>> 0 <= p50 <= p90
         True
     """
-    image = _noise_image(size)
-    for _ in range(warmup):  # first calls pay for allocator growth and kernel selection
-        upscale(image)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        upscale(image)
-        times.append(time.perf_counter() - start)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 90))
+    image = common.noise_image(size, size)
+    return common.latency(lambda: upscale(image), warmup, repeats)
 
 
 def peak_rss_subprocess(spec: str, size: int, tile_size: int, tile_overlap: int, threads: int) -> dict:
@@ -137,7 +130,7 @@ def peak_rss_subprocess(spec: str, size: int, tile_size: int, tile_overlap: int,
 
 def _memory_child(spec: str, size: int, tile_size: int, tile_overlap: int) -> None:
     upscale = pipeline_upscaler(load(spec), tile_size, tile_overlap)
-    image = _noise_image(size)
+    image = common.noise_image(size, size)
     before = _current_rss_mib()
     upscale(image)
     # Linux reports ru_maxrss in KiB (macOS in bytes).
@@ -188,11 +181,11 @@ def train_throughput(net: nn.Module, device: str, bf16: bool, batch: int, patch:
 
     for _ in range(warmup):
         step()
-    _sync(device)
+    common.synchronize(device)
     start = time.perf_counter()
     for _ in range(steps):
         step()
-    _sync(device)
+    common.synchronize(device)
     return batch * steps / (time.perf_counter() - start)
 
 
@@ -203,9 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-bundled", action="store_true", help="skip checkpoints/superres-x4-* even if present")
     parser.add_argument("--size", type=int, default=256, help="input side for CPU latency (default 256)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed runs before timing (default 2)")
-    parser.add_argument("--repeats", type=int, default=10, help="timed runs (default 10)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads (default: all cores)")
+    common.add_timing_arguments(parser, repeats=10)
     parser.add_argument("--memory-size", type=int, default=2000, help="input side for the peak-RSS run; 0 skips it")
     parser.add_argument("--tile-size", type=int, default=256, help="tile side passed to the pipeline (default 256)")
     parser.add_argument("--tile-overlap", type=int, default=16, help="tile overlap passed to the pipeline (default 16)")
@@ -218,9 +209,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-steps", type=int, default=20, help="timed training steps (default 20)")
     parser.add_argument("--_memory-child", dest="memory_child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for name in ("size", "repeats", "threads", "tile_size", "gpu_batch", "train_batch", "train_patch", "train_steps"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
+    common.require_at_least_one(
+        parser,
+        args,
+        "size",
+        "repeats",
+        "threads",
+        "tile_size",
+        "gpu_batch",
+        "train_batch",
+        "train_patch",
+        "train_steps",
+    )
     if args.warmup < 0 or args.memory_size < 0 or args.tile_overlap < 0:
         parser.error("--warmup, --memory-size and --tile-overlap must not be negative.")
     torch.set_num_threads(args.threads)
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
 def _header(args: argparse.Namespace, cuda: bool) -> str:
     gpu = torch.cuda.get_device_name() if cuda else "none"
     return (
-        f"torch {torch.__version__}, {os.cpu_count()} CPU cores, {args.threads} threads, GPU: {gpu}; "
+        f"{common.machine(args.threads)}, GPU: {gpu}; "
         f"latency on {args.size}x{args.size} ({args.warmup} warm-up + {args.repeats} timed); "
         f"memory on {args.memory_size}x{args.memory_size}, tiles {args.tile_size}/{args.tile_overlap}\n"
     )
@@ -287,17 +287,7 @@ def _table(rows: list[dict], args: argparse.Namespace) -> str:
         (f"train fp32 (img/s, {args.train_device})", "train_fp32_ips", "{:.1f}"),
         (f"train bf16 (img/s, {args.train_device})", "train_bf16_ips", "{:.1f}"),
     ]
-    lines = ["| " + " | ".join(title for title, _, _ in columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        cells = [fmt.format(row[key]) if key in row else "—" for _, key, fmt in columns]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _noise_image(size: int) -> Image.Image:
-    # Convolution cost does not depend on content; a seeded noise image keeps runs comparable.
-    rng = np.random.default_rng(0)
-    return Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), "RGB")
+    return common.markdown_table(columns, rows)
 
 
 def _current_rss_mib() -> float:
@@ -307,11 +297,6 @@ def _current_rss_mib() -> float:
     except OSError:  # not Linux: fall back to the high-water mark so far
         unit = 1 if platform.system() == "Darwin" else 1024
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit / 2**20
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 if __name__ == "__main__":

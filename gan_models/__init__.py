@@ -22,6 +22,8 @@ from .errors import (
 )
 from .faces import StyleGAN2Discriminator, StyleGAN2Generator
 from .pipelines import (
+    CycleGANPipeline,
+    CycleGANPipelineOutput,
     FaceGANPipeline,
     FaceGANPipelineOutput,
     SuperResolutionPipeline,
@@ -29,16 +31,21 @@ from .pipelines import (
     save_animation,
 )
 from .superres import RRDBNet, SRVGGNetCompact, UNetDiscriminatorSN, upscale_factor
+from .translation import PatchDiscriminator, ResnetGenerator
 
 __all__ = [
     "CheckpointFormatError",
+    "CycleGANPipeline",
+    "CycleGANPipelineOutput",
     "FaceGANPipeline",
     "FaceGANPipelineOutput",
     "GanModelsError",
     "ImageTooLargeError",
     "InferenceOutOfMemoryError",
     "InvalidImageError",
+    "PatchDiscriminator",
     "RRDBNet",
+    "ResnetGenerator",
     "SRVGGNetCompact",
     "StyleGAN2Discriminator",
     "StyleGAN2Generator",

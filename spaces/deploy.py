@@ -18,7 +18,11 @@ from huggingface_hub import CommitOperationAdd, HfApi
 
 ROOT = Path(__file__).resolve().parents[1]
 # which bundled checkpoints each family's Space serves (explicit, no scanning by name)
-FAMILY_CHECKPOINTS = {"superres": ["superres-x4-gan", "superres-x4-psnr"], "faces": ["faces-celeba64"]}
+FAMILY_CHECKPOINTS = {
+    "superres": ["superres-x4-gan", "superres-x4-psnr"],
+    "faces": ["faces-celeba64"],
+    "translate": ["face2anime", "superres-x4-gan"],  # the SR model backs "sharpen large results"
+}
 _SKIP_PARTS = {"__pycache__", ".gradio", "flagged"}
 _SKIP_SUFFIXES = {".pyc", ".bin", ".pkl", ".pt", ".pth", ".ckpt"}
 

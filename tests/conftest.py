@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import sys
 from pathlib import Path
@@ -112,3 +113,80 @@ def hub_url():
     _, url, _ = hub.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
     yield url
     hub.close()
+
+
+def save_tiny_translation_model(
+    folder: Path,
+    ngf: int = 4,
+    n_blocks: int = 1,
+    domain_a: str = "real face",
+    domain_b: str = "anime face",
+    train_size: int = 32,
+) -> str:
+    """A real CycleGANPipeline folder with two toy ResNet generators (seeded), fp16 on disk like the bundled one.
+
+    Load it with ``CycleGANPipeline.from_pretrained(path)`` (the CPU computes in fp32) or with
+    ``dtype=torch.float32``.
+    """
+    import torch
+
+    from gan_models import CycleGANPipeline, ResnetGenerator
+
+    torch.manual_seed(0)
+    a_to_b = ResnetGenerator(ngf=ngf, n_blocks=n_blocks).half()  # .half(): no diffusers dtype warning
+    b_to_a = ResnetGenerator(ngf=ngf, n_blocks=n_blocks).half()
+    CycleGANPipeline(a_to_b, b_to_a, domain_a=domain_a, domain_b=domain_b, train_size=train_size).save_pretrained(
+        folder
+    )
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def translation_model_dir(tmp_path_factory) -> str:
+    """Path (str) of a tiny saved CycleGANPipeline: both directions, ngf 4, 1 block, "real face" <-> "anime face", 32 px."""
+    return save_tiny_translation_model(tmp_path_factory.mktemp("tiny-translation"))
+
+
+@pytest.fixture(scope="module")
+def client(hub_url):
+    """A gradio_client user of the module's hub server (the test_app_* files ask the hub's endpoints)."""
+    from gradio_client import Client
+
+    return Client(hub_url, verbose=False)
+
+
+def build_space_without_loading(family: str, monkeypatch: pytest.MonkeyPatch) -> tuple[object, list[str]]:
+    """Build ``spaces/<family>`` alone, as its app.py does, failing the test if building loads a model.
+
+    Returns the Space's ui module and its public endpoint names (private events, such as the
+    examples' loaders, are not listed: they are not part of the API).
+    """
+    from app import load_family_ui
+
+    ui = load_family_ui(family)
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("building the UI must not load a model")
+
+    monkeypatch.setattr(ui, "load_pipeline", no_loading)
+    demo = ui.build()
+    return ui, [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
+
+
+def truncated_png() -> bytes:
+    """The first half of a PNG file: a real PNG header whose pixel data stops short."""
+    buf = io.BytesIO()
+    Image.effect_noise((32, 32), 64).save(buf, "PNG")  # noise: the pixel data does not compress away
+    return buf.getvalue()[: buf.tell() // 2]
+
+
+# uploads every image endpoint must refuse with a clear message: (file content, what the message says)
+UNREADABLE_UPLOADS = pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"this is not an image", "is not a readable image"),
+        (b"", "is empty (0 bytes)"),
+        (truncated_png(), "is corrupt or truncated"),
+    ],
+    ids=["corrupt", "zero-bytes", "truncated-png"],
+)

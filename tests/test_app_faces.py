@@ -20,12 +20,9 @@ pytest.importorskip("gradio_client")
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
+from tests.conftest import build_space_without_loading
+
 SIZE = 16  # the tiny model's resolution
-
-
-@pytest.fixture(scope="module")
-def client(hub_url) -> Client:
-    return Client(hub_url, verbose=False)
 
 
 def generate(client: Client, seed, num_images, truncation, model):
@@ -48,16 +45,7 @@ def test_faces_endpoints_are_named_in_the_hub(client):
 
 
 def test_standalone_space_builds_without_loading_a_model(monkeypatch):
-    from app import load_family_ui
-
-    ui = load_family_ui("faces")
-
-    def no_loading(*args, **kwargs):
-        raise AssertionError("building the UI must not load a model")
-
-    monkeypatch.setattr(ui, "load_pipeline", no_loading)
-    demo = ui.build()
-    public = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
+    _, public = build_space_without_loading("faces", monkeypatch)
     assert public == ["generate_faces", "interpolate_faces", "style_mix_faces"]  # 🎲 and examples stay private
 
 

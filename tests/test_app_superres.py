@@ -6,7 +6,6 @@ checkpoints may not exist yet, and a real model would be slow on a CPU).
 
 from __future__ import annotations
 
-import io
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from the test server
@@ -22,10 +21,7 @@ pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-
-@pytest.fixture(scope="module")
-def client(hub_url) -> Client:
-    return Client(hub_url, verbose=False)
+from tests.conftest import UNREADABLE_UPLOADS, build_space_without_loading
 
 
 @pytest.fixture
@@ -46,11 +42,8 @@ def test_upscale_endpoint_is_named_in_the_hub(client):
     assert params == ["image", "outscale", "model"]
 
 
-def test_standalone_space_has_the_same_endpoint():
-    from app import load_family_ui
-
-    demo = load_family_ui("superres").build()
-    public = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
+def test_standalone_space_has_the_same_endpoint(monkeypatch):
+    _, public = build_space_without_loading("superres", monkeypatch)
     assert public == ["upscale"]  # the examples' load_example event is undocumented
 
 
@@ -107,21 +100,7 @@ def test_outscale_out_of_range_is_a_clear_error(client, small_png, tiny_model, o
         upscale(client, small_png, outscale, tiny_model)
 
 
-def truncated_png() -> bytes:
-    buf = io.BytesIO()
-    Image.effect_noise((32, 32), 64).save(buf, "PNG")  # noise: the pixel data does not compress away
-    return buf.getvalue()[: buf.tell() // 2]
-
-
-@pytest.mark.parametrize(
-    "content, message",
-    [
-        (b"this is not an image", "is not a readable image"),
-        (b"", "is empty (0 bytes)"),
-        (truncated_png(), "is corrupt or truncated"),
-    ],
-    ids=["corrupt", "zero-bytes", "truncated-png"],
-)
+@UNREADABLE_UPLOADS
 def test_unreadable_upload_is_a_clear_error(client, tmp_path, tiny_model, content, message):
     bad = tmp_path / "bad.png"
     bad.write_bytes(content)

@@ -40,6 +40,20 @@ def page(hub_url):
         browser.close()
 
 
+def decoded_image_sizes(page, container: str, at_least: int) -> list[list[int]]:
+    """[width, height] of every <img> in ``container`` once at least ``at_least`` are there and all have decoded.
+
+    Images decode one by one (gallery thumbnails, the slider's two sides): read too early, a slow
+    one reads as 0x0.
+    """
+    page.wait_for_function(
+        "([container, atLeast]) => { const imgs = [...document.querySelectorAll(container + ' img')];"
+        " return imgs.length >= atLeast && imgs.every(i => i.complete && i.naturalWidth > 0); }",
+        arg=[container, at_least],
+    )
+    return page.locator(f"{container} img").evaluate_all("imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")
+
+
 def test_upscale_in_the_browser(page, tiny_model, tmp_path):
     upload = tmp_path / "small.png"
     Image.radial_gradient("L").resize((16, 12)).convert("RGB").save(upload)
@@ -63,11 +77,8 @@ def test_upscale_in_the_browser(page, tiny_model, tmp_path):
     # 4. run, then the slider shows before and after, and the download appears
     page.locator("#superres-run").click()
     page.locator("#superres-download a[download], #superres-download a").first.wait_for(state="visible")
-    slider_images = page.locator("#superres-slider img")
-    slider_images.first.wait_for(state="visible")
-    assert slider_images.count() == 2
-    sizes = slider_images.evaluate_all("imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")
-    assert sorted(sizes) == [[16, 12], [64, 48]]
+    sizes = decoded_image_sizes(page, "#superres-slider", at_least=2)
+    assert len(sizes) == 2 and sorted(sizes) == [[16, 12], [64, 48]]
     assert page.locator(".toast-body.error").count() == 0  # no gr.Error toast
     if os.environ.get("GAN_HUB_SCREENSHOT"):
         page.screenshot(path=os.environ["GAN_HUB_SCREENSHOT"], full_page=True)
@@ -86,13 +97,42 @@ def test_generate_faces_in_the_browser(page, faces_model_dir):
     # 3. generate with the defaults (4 faces, seed 42): the gallery fills, the status line says so
     page.locator("#faces-run").click()
     page.get_by_text("4 faces from seeds 42 to 45").wait_for(state="visible")
-    images = page.locator("#faces-gallery img")
-    images.first.wait_for(state="visible")
-    # thumbnails decode one by one: wait until every one has, or a slow one reads as 0x0
-    page.wait_for_function(
-        "() => { const imgs = [...document.querySelectorAll('#faces-gallery img')];"
-        " return imgs.length >= 4 && imgs.every(i => i.complete && i.naturalWidth > 0); }"
-    )
-    sizes = images.evaluate_all("imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")
+    sizes = decoded_image_sizes(page, "#faces-gallery", at_least=4)
     assert len(sizes) >= 4 and all(size == [16, 16] for size in sizes)
     assert page.locator(".toast-body.error").count() == 0  # no gr.Error toast
+
+
+def test_translate_in_the_browser(page, translation_model_dir, tmp_path):
+    upload = tmp_path / "face.png"
+    Image.radial_gradient("L").resize((30, 26)).convert("RGB").save(upload)
+
+    # 1. open the Translation tab
+    page.get_by_role("tab", name="Translation").click()
+    page.locator("#translate-run").wait_for(state="visible")
+    assert page.locator("#translate-run").count() == 1
+
+    # 2. point the model box at the tiny model: the direction box takes its domain names
+    model = page.locator("#translate-model input")
+    model.fill(translation_model_dir)
+    model.press("Enter")
+    direction = page.locator("#translate-direction input")
+    page.wait_for_function(
+        "() => document.querySelector('#translate-direction input').value === 'real face → anime face'"
+    )
+
+    # 3. pick the other direction from the dropdown's list
+    direction.click()
+    page.get_by_role("option", name="anime face → real face").click()
+    assert direction.input_value() == "anime face → real face"
+
+    # 4. upload, translate: the slider shows before and after at the same size, the status line says what ran
+    page.locator("#translate-image input[type=file]").first.set_input_files(str(upload))
+    page.locator("#translate-image img").first.wait_for(state="visible")
+    page.locator("#translate-run").click()
+    page.get_by_text("anime face → real face, 30×26").wait_for(state="visible")
+    page.locator("#translate-download a").first.wait_for(state="visible")
+    sizes = decoded_image_sizes(page, "#translate-slider", at_least=2)
+    assert sizes == [[30, 26], [30, 26]]
+    assert page.locator(".toast-body.error").count() == 0  # no gr.Error toast
+    if os.environ.get("GAN_HUB_SCREENSHOT_TRANSLATE"):
+        page.screenshot(path=os.environ["GAN_HUB_SCREENSHOT_TRANSLATE"], full_page=True)

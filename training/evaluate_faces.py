@@ -30,7 +30,6 @@ CelebA is for non-commercial research use only; so are models trained on it and 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -42,11 +41,11 @@ import torch
 from PIL import Image
 from torch import nn
 
+from training.card import evaluated_model_folder, licence_note, save_sample_grid, write_evaluation, write_json
 from training.data import CELEBA_FACE_BOX, load_square_images, parse_crop_box
 from training.metrics import FEATURE_KINDS, FIDEvaluator, MemorisationCheck, make_feature_extractor
 
 _GENERATE_BATCH = 64  # FaceGANPipeline.MAX_IMAGES: the most one pipeline call may ask for
-_LICENCE_NOTE = "CelebA is for non-commercial research use only, and so are models trained on it."
 
 GeneratorLike = Any  # a FaceGANPipeline, a StyleGAN2Generator, or fn(num_images=, seed=, truncation=) -> images
 
@@ -260,21 +259,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         extractor = make_feature_extractor(args.feature, args.inception_weights)
     except (ValueError, ImportError) as error:  # no weights / no torch-fidelity: say what to do
         parser.error(str(error))
-    from gan_models.hub import resolve_model
     from gan_models.pipelines.faces import FaceGANPipeline
 
     try:
-        location = resolve_model(args.model)
-    except ValueError as error:  # the message lists the bundled models
+        location, folder = evaluated_model_folder(args.model, card=args.card, grid=args.grid)
+    except ValueError as error:
         parser.error(str(error))
-    folder = Path(location)
-    if (args.card or args.grid) and not folder.is_dir():
-        parser.error(f"--card / --grid write into a local model folder; {args.model!r} is not one.")
-    if args.card and not (folder / "README.md").is_file():
-        parser.error(
-            f"--card updates {folder / 'README.md'}, which does not exist; write the card first "
-            "(gan_models.hub.write_model_card, as the training recipe does), or leave out --card."
-        )
 
     # 2. the model and the real faces at its resolution
     from diffusers.utils import logging as diffusers_logging
@@ -313,16 +303,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # 4. grid, card, json
     if args.grid:
-        from gan_models.imaging import save_png
-
         grid = sample_grid(pipe, 8, 8, seed=0, truncation=args.truncation)
-        save_png(grid, folder / "samples.png", model=folder.name, seeds="0-63", truncation=args.truncation)
-        print(f"Sample grid: {folder / 'samples.png'}")
+        save_sample_grid(grid, folder, seeds="0-63", truncation=args.truncation)
     if args.card:
         _write_card(args, folder, result)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
+        write_json(args.json, result)
     return 0
 
 
@@ -347,8 +333,6 @@ def _protocol(args, extractor, evaluator: FIDEvaluator, size: int, num_test: int
 
 def _write_card(args: argparse.Namespace, folder: Path, result: dict) -> None:
     """Scores, protocol, reproduce line and (with --grid) the samples into the model card's Evaluation."""
-    from gan_models.hub import update_model_card
-
     command = (
         f"python -m training.evaluate_faces --model {args.model} --test {args.test}"
         + (f" --train {args.train}" if args.train else "")
@@ -363,9 +347,7 @@ def _write_card(args: argparse.Namespace, folder: Path, result: dict) -> None:
         else "Random-network features: compare only with models scored by this same command, never with "
         "published (Inception) FIDs."
     )
-    # CelebA's terms travel with every number computed on it
-    celeba = any("celeba" in str(p).lower() for p in (args.test, args.train) if p)
-    licence = f"\n{_LICENCE_NOTE}\n" if celeba else ""
+    licence = licence_note(args.test, args.train)
     markdown = (
         format_report({k: v for k, v in result.items() if k != "protocol"})
         + f"\n\nProtocol: {result['protocol']} {comparable}\n\nReproduce: `{command}`\n{grid_md}{licence}"
@@ -374,8 +356,7 @@ def _write_card(args: argparse.Namespace, folder: Path, result: dict) -> None:
     tag = "" if args.feature == "inception" else "-random-net"
     dataset = _dataset_label(args.test).replace(" ", "_")
     metrics = {f"{dataset} fid{tag}": result["fid"], f"{dataset} kid{tag}": result["kid"]}
-    update_model_card(folder, section="Evaluation", markdown=markdown, metrics=metrics)
-    print(f"Model card updated: {folder / 'README.md'}")
+    write_evaluation(folder, markdown, metrics)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ From training, call :func:`evaluate` with the EMA generator (an ``nn.Module``) o
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +30,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from training.card import evaluated_model_folder, write_evaluation, write_json
 from training.metrics import psnr_y, ssim_y
 
 Upscaler = Callable[[Image.Image], Image.Image]
@@ -283,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         upscale = load_upscaler(args.model, args.scale, args.device)
+        # --grid goes into the card too, so only --card needs the folder, checked before the slow work
+        folder = evaluated_model_folder(args.model, card=True, grid=False)[1] if args.card else None
     except ValueError as error:  # unknown name / folder: the message lists the bundled models
         parser.error(str(error))
     results = []
@@ -304,21 +306,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r in results:
             print(f"| {r['dataset']} | {r['num_images']} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
     if args.card:
-        _write_card(args, outputs, results)  # outputs: the last set's SR images, for the grid
+        _write_card(args, folder, outputs, results)  # outputs: the last set's SR images, for the grid
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         summary = {"model": args.model, "scale": args.scale, "gray_as_y": args.gray_as_y, "results": results}
-        args.json.write_text(json.dumps(summary, indent=2))
+        write_json(args.json, summary)
     return 0
 
 
-def _write_card(args: argparse.Namespace, last_outputs: dict[str, Image.Image], results: list[dict]) -> None:
+def _write_card(
+    args: argparse.Namespace, folder: Path, last_outputs: dict[str, Image.Image], results: list[dict]
+) -> None:
     """Scores, protocol and (optionally) the crop grid into the evaluated folder's model card."""
-    from gan_models.hub import resolve_model, update_model_card
-
-    folder = Path(resolve_model(args.model))
-    if not folder.is_dir():
-        raise SystemExit(f"--card needs a local model folder, got {args.model!r}.")
     baseline = {
         r["dataset"]: evaluate(bicubic_upscaler(args.scale), r["data_dir"], args.scale, gray_as_y=args.gray_as_y)
         for r in results
@@ -352,8 +350,7 @@ def _write_card(args: argparse.Namespace, last_outputs: dict[str, Image.Image], 
         f"Reproduce: `{command}`\n{grid_md}"
     )
     metrics = {f"{r['dataset']} {k}": r[k] for r in results for k in ("psnr", "ssim")}
-    update_model_card(folder, section="Evaluation", markdown=markdown, metrics=metrics)
-    print(f"Model card updated: {folder / 'README.md'}")
+    write_evaluation(folder, markdown, metrics)
 
 
 def _find_pairs(data_dir: Path, scale: int) -> list[tuple[str, Path, Path]]:

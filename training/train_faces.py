@@ -28,6 +28,7 @@ from torch import nn
 
 from gan_models.faces import StyleGAN2Discriminator, StyleGAN2Generator
 from training.augment import AdaptiveAugment
+from training.card import budget_line, dataset_names
 from training.config import EngineConfig, parse_cli
 from training.data import ImageBatchSampler, load_square_images, parse_crop_box
 from training.engine import Engine, StepOutput
@@ -215,21 +216,14 @@ class FacesRecipe:
                 f"channels {widths}; weights are the EMA (decay {cfg.ema_decay}), stored in fp16",
                 f"- Data: {cfg.data_note or cfg.data}; face crop `{cfg.crop_box or 'centre square'}` resized to "
                 f"{cfg.size}px (Lanczos)" + (", random mirror flips" if cfg.mirror else ""),
-                f"- Budget: {cfg.max_steps} steps of batch {cfg.batch_size} x {cfg.gradient_accumulation_steps} "
-                f"({cfg.max_steps * cfg.batch_size * cfg.gradient_accumulation_steps:,} images shown), Adam lr "
-                f"{cfg.g_lr} / {cfg.d_lr}, betas ({cfg.adam_beta1}, {cfg.adam_beta2}), mixed precision "
-                f"`{cfg.mixed_precision}`" + (f"; {cfg.hardware_note}" if cfg.hardware_note else ""),
+                budget_line(cfg, f"{cfg.g_lr} / {cfg.d_lr}", shown="images shown"),
             ]
         )
         write_model_card(
             folder,
             title=cfg.model_name,
             base_model=None,
-            datasets=[
-                Path(part).parent.name if Path(part).name in ("train", "test") else Path(part).name
-                for part in cfg.data.split(",")
-                if part.strip()
-            ],
+            datasets=dataset_names(cfg.data),
             license=cfg.license,
             metrics=metrics,
             protocol="validation during training; the full evaluation (`training/evaluate_faces.py`), when run, "

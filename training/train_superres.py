@@ -28,6 +28,7 @@ from torch import nn
 
 from gan_models.superres import RRDBNet, SRVGGNetCompact, UNetDiscriminatorSN, upscale_factor
 from training.augment import degrade
+from training.card import budget_line, dataset_names
 from training.config import EngineConfig, parse_cli
 from training.data import RandomPatchSampler, load_image_sources
 from training.engine import Engine, StepOutput
@@ -202,17 +203,14 @@ class SuperResolutionRecipe:
                 f"(decay {cfg.ema_decay}), stored in fp16",
                 f"- Data: {cfg.data_note or cfg.data}; random {cfg.patch_size}px HR patches with flips and "
                 f"90-degree rotations; LR made on the fly by the `{cfg.degradation}` degradation",
-                f"- Budget: {cfg.max_steps} steps of batch {cfg.batch_size} x {cfg.gradient_accumulation_steps} "
-                f"accumulation, Adam lr {cfg.g_lr} ({cfg.lr_schedule}, {cfg.lr_warmup_steps} warm-up steps), "
-                f"betas ({cfg.adam_beta1}, {cfg.adam_beta2}), mixed precision `{cfg.mixed_precision}`"
-                + (f"; {cfg.hardware_note}" if cfg.hardware_note else ""),
+                budget_line(cfg, f"{cfg.g_lr} ({cfg.lr_schedule}, {cfg.lr_warmup_steps} warm-up steps)"),
             ]
         )
         write_model_card(
             folder,
             title=cfg.model_name,
             base_model=None,
-            datasets=[Path(part).name for part in cfg.data.split(",") if part.strip()],
+            datasets=dataset_names(cfg.data),
             license=cfg.license,
             metrics=metrics,
             protocol=f"validation on `{cfg.val_data}` during training (x{cfg.scale}, Y channel, {cfg.scale}px border, "
