@@ -189,6 +189,21 @@ def test_translation_metrics_identity_and_perfect_swap(classifier, domains):
     assert "reds → blues" in report
 
 
+def test_translation_metrics_fid_to_the_target_domain(domains):
+    from training.metrics import make_feature_extractor
+
+    a, b = domains["test_a"], domains["test_b"]
+    extractor = make_feature_extractor("random")
+    kwargs = {"feature_extractor": extractor, "train_a": domains["train_a"], "train_b": domains["train_b"]}
+    identity = translation_metrics((lambda t: t, lambda t: t), a, b, **kwargs)
+    assert identity["fid_a_to_b"] == pytest.approx(identity["identity_fid_a_to_b"])
+    swap = translation_metrics((swap_red_blue, swap_red_blue), a, b, **kwargs)
+    # a translator that lands in the target domain is much closer to it than its untouched input
+    assert swap["fid_a_to_b"] < swap["identity_fid_a_to_b"] / 2 and swap["fid_b_to_a"] < swap["identity_fid_b_to_a"] / 2
+    assert swap["real_fid_a_to_b"] < swap["identity_fid_a_to_b"]
+    assert "FID of the translations" in format_report(swap)
+
+
 def test_translation_metrics_one_direction_and_bad_inputs(classifier, domains):
     a, b = domains["test_a"], domains["test_b"]
     one_way = translation_metrics((swap_red_blue, None), a, b, classifier, classifier_size=16)

@@ -66,6 +66,7 @@ from training.domain_classifier import (
     domain_probabilities,
     load_or_train_classifier,
 )
+from training.metrics import make_feature_extractor
 
 Translator = Callable[[torch.Tensor], torch.Tensor]  # [-1, 1] (N, 3, H, W) -> same
 TranslatorsLike = Any  # a CycleGANPipeline, a CycleGenerators module, or a pair (a_to_b, b_to_a); either may be None
@@ -203,6 +204,9 @@ def translation_metrics(
     classifier: DomainClassifier | None = None,
     batch_size: int = 32,
     classifier_size: int = 64,
+    feature_extractor: torch.nn.Module | None = None,
+    train_a: torch.Tensor | None = None,
+    train_b: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """All numbers of the report: cycle PSNR, target-domain share, L1 change, and their references.
 
@@ -216,6 +220,13 @@ def translation_metrics(
             one, the share / probability / accuracy entries are left out.
         batch_size: images per translator call.
         classifier_size: the classifier's input size (its ``ClassifierConfig.image_size``).
+        feature_extractor: a network from ``training.metrics.make_feature_extractor``; with one,
+            ``fid_*`` / ``kid_*`` measure how far the translations' distribution is from the target
+            test split, next to ``identity_fid_*`` (the untranslated inputs against it). A
+            distribution-level check that a lenient classifier cannot give.
+        train_a, train_b: uint8 training images of each side; with a feature extractor, as many of
+            them as there are test images give ``real_fid_*``, real target images against the target
+            test split: the floor a perfect translator would reach.
 
     Returns:
         A flat dict: ``cycle_psnr_aba`` / ``cycle_psnr_bab`` (dB), ``target_share_a_to_b`` (share of
@@ -271,6 +282,21 @@ def translation_metrics(
             p = 1 - domain_probabilities(classifier, made["fake_a"], classifier_size)
             result["target_share_b_to_a"] = float((p > 0.5).float().mean())
             result["target_prob_b_to_a"] = float(p.mean())
+
+    # 5. distribution distance of the translations to the target domain's test images
+    if feature_extractor is not None:
+        from training.metrics import FIDEvaluator
+
+        for key, fake, source, target in (("a_to_b", "fake_b", test_a, test_b), ("b_to_a", "fake_a", test_b, test_a)):
+            if fake not in made or len(target) < 2:
+                continue
+            evaluator = FIDEvaluator(target, feature_extractor, kid_subset_size=min(100, len(target)))
+            scores, baseline = evaluator.score(made[fake]), evaluator.score(source)
+            result[f"fid_{key}"], result[f"kid_{key}"] = scores["fid"], scores["kid"]
+            result[f"identity_fid_{key}"], result[f"identity_kid_{key}"] = baseline["fid"], baseline["kid"]
+            real_target = train_b if key == "a_to_b" else train_a
+            if real_target is not None:
+                result[f"real_fid_{key}"] = evaluator.score(real_target[: len(made[fake])])["fid"]
     return result
 
 
@@ -317,13 +343,28 @@ def format_report(result: dict, model: str = "", domain_a: str = "A", domain_b: 
         value = result.get(key)
         if value is None:
             return "n/a"
-        return {"db": f"{value:.2f}", "pct": f"{100 * value:.1f}%", "prob": f"{value:.3f}", "l1": f"{value:.4f}"}[kind]
+        formats = {"db": ".2f", "prob": ".3f", "l1": ".4f", "fid": ".2f", "kid": ".4f"}
+        return f"{100 * value:.1f}%" if kind == "pct" else f"{value:{formats[kind]}}"
 
     rows = [
         ("cycle-consistency PSNR (there and back), dB", "cycle_psnr_aba", "cycle_psnr_bab", "db"),
         ("translations judged the target domain", "target_share_a_to_b", "target_share_b_to_a", "pct"),
         ("mean P(target domain) of the translations", "target_prob_a_to_b", "target_prob_b_to_a", "prob"),
         ("mean L1 change input → translation (0-1 scale)", "l1_change_a_to_b", "l1_change_b_to_a", "l1"),
+        ("FID of the translations vs the target test images (random-net features)", "fid_a_to_b", "fid_b_to_a", "fid"),
+        ("KID, same features", "kid_a_to_b", "kid_b_to_a", "kid"),
+        (
+            "*reference, identity translator:* FID of the untranslated inputs vs the target test images",
+            "identity_fid_a_to_b",
+            "identity_fid_b_to_a",
+            "fid",
+        ),
+        (
+            "*reference, perfect translator:* FID of as many real target training images vs the target test images",
+            "real_fid_a_to_b",
+            "real_fid_b_to_a",
+            "fid",
+        ),
         (
             "*reference, identity translator:* inputs judged the target domain (its cycle PSNR: 100 dB)",
             "identity_target_share_a_to_b",
@@ -472,7 +513,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # 3. the numbers
     result: dict[str, Any] = translation_metrics(
-        pipe, test_a, test_b, classifier, batch_size=args.batch_size, classifier_size=cfg.image_size
+        pipe,
+        test_a,
+        test_b,
+        classifier,
+        batch_size=args.batch_size,
+        classifier_size=cfg.image_size,
+        feature_extractor=make_feature_extractor("random"),
+        train_a=load_test_images(args.train_a, args.size)[: len(test_a)],
+        train_b=load_test_images(args.train_b, args.size)[: len(test_b)],
     )
     result.update(
         model=args.model,
@@ -516,7 +565,10 @@ def _protocol(args: argparse.Namespace, test_a: torch.Tensor, test_b: torch.Tens
         f"{_display(Path(train['data_a']))} ({train['num_a']}) vs {_display(Path(train['data_b']))} "
         f"({train['num_b']}), test accuracy {100 * test['accuracy_a']:.1f}% / {100 * test['accuracy_b']:.1f}%, "
         "judges each translation; share with P(target) >= 0.5. L1 change: mean |translation - input| on a 0-1 "
-        "scale. References: the identity translator; a 'reconstruction' that is another test image of the same side."
+        "scale. FID / KID: the translations against the target side's test images, features of this project's "
+        "seeded random conv net (`training.metrics`, offline; ranks models, not comparable with published Inception "
+        "FIDs; KID subsets of 100). References: the identity translator; real target training images (as many as "
+        "test images); a 'reconstruction' that is another test image of the same side."
     )
 
 
