@@ -61,7 +61,7 @@ def test_translate_endpoint_is_named_in_the_hub(client):
 def test_standalone_space_builds_without_loading_a_model(monkeypatch):
     ui, public = build_space_without_loading("translate", monkeypatch)
     assert public == ["translate"]  # the direction refresh and the examples stay private
-    assert Path(ui.EXAMPLES_DIR, "real_face_009001.jpg").is_file()
+    assert Path(ui.EXAMPLES_DIR, "generated_face_seed101.png").is_file()
 
 
 def test_space_builds_with_no_bundled_translation_model(monkeypatch):

@@ -289,11 +289,15 @@ def translate(
 
 
 def _example_images() -> list[list[str]]:
-    """(image, direction) pairs: two real faces to turn into anime, one anime face to turn real."""
+    """(image, direction) pairs: two faces to turn into anime, one anime face to turn real.
+
+    All three are made by this project's own models (faces-celeba64, then face2anime for the anime
+    one), not copied from a dataset; see README.md.
+    """
     pairs = [
-        ("real_face_009001.jpg", "AtoB"),
-        ("real_face_009002.jpg", "AtoB"),
-        ("anime_face_04454.jpg", "BtoA"),
+        ("generated_face_seed101.png", "AtoB"),
+        ("generated_face_seed107.png", "AtoB"),
+        ("generated_anime_face_seed104.png", "BtoA"),
     ]
     return [[str(EXAMPLES_DIR / name), direction] for name, direction in pairs if (EXAMPLES_DIR / name).is_file()]
 
@@ -302,7 +306,7 @@ def _example_images() -> list[list[str]]:
 # "contain" lets the browser enlarge them to the component's height. The downloads keep the size.
 _CSS = """
 <style>
-#translate-image img, #translate-slider img { object-fit: contain; }
+#translate-image img { object-fit: contain; }
 </style>
 """
 
@@ -356,7 +360,6 @@ def render() -> None:
                 format="png",
                 type="pil",
                 interactive=False,
-                height=320,
                 elem_id="translate-slider",
             )
             download = gr.File(label="Download PNG (with AI-generated metadata)", elem_id="translate-download")
