@@ -20,6 +20,8 @@ __all__ = [
     "ImageTooLargeError",
     "InferenceOutOfMemoryError",
     "InvalidImageError",
+    "InvalidPromptError",
+    "TextEncoderUnavailableError",
 ]
 
 
@@ -55,3 +57,11 @@ class InferenceOutOfMemoryError(GanModelsError, RuntimeError):
 
     Also a ``RuntimeError`` (what torch raises for OOM), so code that catches either still works.
     """
+
+
+class InvalidPromptError(GanModelsError):
+    """A text prompt that cannot be used: not a string, empty, over the length cap or without letters."""
+
+
+class TextEncoderUnavailableError(GanModelsError):
+    """The text encoder's weights cannot be found (package not installed, or a folder without a model)."""
