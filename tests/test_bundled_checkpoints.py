@@ -14,6 +14,23 @@ from gan_models.hub import CHECKPOINTS_DIR, bundled_models
 BUNDLED = ["superres-x4-gan", "superres-x4-psnr"]
 
 
+def assert_small_fp16_safetensors_only(folder, count: int) -> list:
+    """``count`` fp16 safetensors files under ``folder``, each under 15 MB, and no pickle-format file."""
+    weights = sorted(folder.rglob("*.safetensors"))
+    assert len(weights) == count
+    for file in weights:
+        assert file.stat().st_size < 15 * 2**20
+        assert all(t.dtype == torch.float16 for t in load_file(str(file)).values())
+    assert not [p for p in folder.rglob("*") if p.suffix in {".bin", ".pkl", ".pt", ".pth"}]
+    return weights
+
+
+def assert_card_mentions(folder, *needed: str) -> None:
+    card = (folder / "README.md").read_text()
+    for word in needed:
+        assert word in card, word
+
+
 def test_both_superres_defaults_are_bundled():
     assert set(BUNDLED) <= set(bundled_models())
 
@@ -21,13 +38,8 @@ def test_both_superres_defaults_are_bundled():
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_checkpoint_is_small_fp16_with_a_card(name):
     folder = CHECKPOINTS_DIR / name
-    weights = list(folder.rglob("*.safetensors"))
-    assert len(weights) == 1 and weights[0].stat().st_size < 15 * 2**20
-    assert all(t.dtype == torch.float16 for t in load_file(str(weights[0])).values())
-    assert not [p for p in folder.rglob("*") if p.suffix in {".bin", ".pkl", ".pt", ".pth"}]
-    card = (folder / "README.md").read_text()
-    for needed in ("license:", "T91", "## Evaluation", "Set5", "Set14", "samples.png", "Reproduce"):
-        assert needed in card, needed
+    assert_small_fp16_safetensors_only(folder, count=1)
+    assert_card_mentions(folder, "license:", "T91", "## Evaluation", "Set5", "Set14", "samples.png", "Reproduce")
     assert (folder / "samples.png").is_file()
 
 
@@ -43,13 +55,10 @@ def test_bundled_model_upscales_exactly_x4_deterministically(name):
 def test_bundled_face_generator_is_small_fp16_with_a_card():
     folder = CHECKPOINTS_DIR / "faces-celeba64"
     assert "faces-celeba64" in bundled_models()
-    weights = list(folder.rglob("*.safetensors"))
-    assert len(weights) == 1 and weights[0].stat().st_size < 15 * 2**20
-    assert all(t.dtype == torch.float16 for t in load_file(str(weights[0])).values())
-    assert not [p for p in folder.rglob("*") if p.suffix in {".bin", ".pkl", ".pt", ".pth"}]
-    card = (folder / "README.md").read_text()
-    for needed in ("license: other", "CelebA", "non-commercial", "## Evaluation", "fid", "samples.png", "Budget"):
-        assert needed in card, needed
+    assert_small_fp16_safetensors_only(folder, count=1)
+    assert_card_mentions(
+        folder, "license: other", "CelebA", "non-commercial", "## Evaluation", "fid", "samples.png", "Budget"
+    )
     with Image.open(folder / "samples.png") as grid:
         assert grid.size == (8 * 64, 8 * 64)
 
@@ -72,16 +81,12 @@ def test_bundled_face_generator_is_deterministic_per_seed():
 def test_bundled_translator_is_small_fp16_with_a_card_and_both_directions():
     folder = CHECKPOINTS_DIR / "face2anime"
     assert "face2anime" in bundled_models()
-    weights = sorted(folder.rglob("*.safetensors"))
+    weights = assert_small_fp16_safetensors_only(folder, count=2)
     assert [w.parent.name for w in weights] == ["a_to_b", "b_to_a"]
-    for file in weights:
-        assert file.stat().st_size < 15 * 2**20
-        assert all(t.dtype == torch.float16 for t in load_file(str(file)).values())
-    assert not [p for p in folder.rglob("*") if p.suffix in {".bin", ".pkl", ".pt", ".pth"}]
-    card = (folder / "README.md").read_text()
-    for needed in ("license: other", "CelebA", "non-commercial", "## Evaluation", "cycle-consistency PSNR",
-                   "judged the target domain", "samples.png", "Budget"):  # fmt: skip
-        assert needed in card, needed
+    assert_card_mentions(
+        folder, "license: other", "CelebA", "non-commercial", "## Evaluation", "cycle-consistency PSNR",
+        "judged the target domain", "samples.png", "Budget",
+    )  # fmt: skip
     with Image.open(folder / "samples.png") as grid:
         assert grid.size == (8 * 64, 4 * 64)  # rows: A, A -> B, B, B -> A
 
