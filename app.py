@@ -21,6 +21,7 @@ FAMILIES = [
     ("Super-resolution", "superres"),
     ("Faces", "faces"),
     ("Translation", "translate"),
+    ("Text to image", "text2image"),
 ]
 
 

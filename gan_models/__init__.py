@@ -28,9 +28,12 @@ from .pipelines import (
     FaceGANPipelineOutput,
     SuperResolutionPipeline,
     SuperResolutionPipelineOutput,
+    TextToImageGANPipeline,
+    TextToImageGANPipelineOutput,
     save_animation,
 )
 from .superres import RRDBNet, SRVGGNetCompact, UNetDiscriminatorSN, upscale_factor
+from .text2image import TextProjectionDiscriminator, TextToImageGenerator
 from .translation import PatchDiscriminator, ResnetGenerator
 
 __all__ = [
@@ -51,6 +54,10 @@ __all__ = [
     "StyleGAN2Generator",
     "SuperResolutionPipeline",
     "SuperResolutionPipelineOutput",
+    "TextProjectionDiscriminator",
+    "TextToImageGANPipeline",
+    "TextToImageGANPipelineOutput",
+    "TextToImageGenerator",
     "UNetDiscriminatorSN",
     "save_animation",
     "upscale_factor",

@@ -217,6 +217,20 @@ class PixelNorm(nn.Module):
 
 
 # ---------------------------------------------------------------------------- generator
+def stack_styles(
+    w: torch.Tensor, num_latents: int, mix_w: torch.Tensor | None = None, mix_layer: int | None = None
+) -> torch.Tensor:
+    """One w per layer, (batch, num_latents, style_dim): ``w`` everywhere, or ``mix_w`` from ``mix_layer`` on.
+
+    Style mixing (StyleGAN's regulariser and its coarse/fine demo) is this cut; ``mix_layer=None``
+    cuts in the middle.
+    """
+    ws = w.unsqueeze(1).repeat(1, num_latents, 1)
+    if mix_w is not None:
+        ws[:, num_latents // 2 if mix_layer is None else mix_layer :] = mix_w.unsqueeze(1)
+    return ws
+
+
 class StyleGAN2Generator(ModelMixin, ConfigMixin):
     """z (or w) -> image in [-1, 1], shape (batch, 3, size, size).
 
@@ -347,17 +361,11 @@ class StyleGAN2Generator(ModelMixin, ConfigMixin):
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """z -> image. With ``mix_z``, layers from ``mix_layer`` on take their w from ``mix_z``."""
-        w = self.map(z)
-        if truncation != 1:
-            w = self.truncate(w, self.mean_latent() if w_avg is None else w_avg, truncation)
-        ws = w.unsqueeze(1).repeat(1, self.num_latents, 1)
-        if mix_z is not None:
-            w2 = self.map(mix_z)
-            if truncation != 1:
-                w2 = self.truncate(w2, self.mean_latent() if w_avg is None else w_avg, truncation)
-            cut = self.num_latents // 2 if mix_layer is None else mix_layer
-            ws[:, cut:] = w2.unsqueeze(1)
-        return self.synthesis(ws, noise_mode=noise_mode, generator=generator)
+        if truncation != 1 and w_avg is None:
+            w_avg = self.mean_latent()
+        w = self.truncate(self.map(z), w_avg, truncation)
+        mix_w = None if mix_z is None else self.truncate(self.map(mix_z), w_avg, truncation)
+        return self.synthesis(stack_styles(w, self.num_latents, mix_w, mix_layer), noise_mode, generator)
 
 
 # ---------------------------------------------------------------------------- discriminator
@@ -429,6 +437,13 @@ class StyleGAN2Discriminator(ModelMixin, ConfigMixin):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.final_linear[1](self.features(x))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer (batch, channels[4]) that the real/fake logit is a linear read-out of.
+
+        A conditional discriminator projects its condition onto these (Miyato & Koyama 2018).
+        """
         out = self.convs(x)
         # minibatch standard deviation: lets D see a batch's lack of variety (fights mode collapse)
         batch, channel, height, width = out.shape
@@ -439,4 +454,4 @@ class StyleGAN2Discriminator(ModelMixin, ConfigMixin):
         std = torch.sqrt(std.var(0, unbiased=False) + 1e-8).mean([2, 3, 4], keepdim=True).squeeze(2)
         std = std.repeat(group, 1, height, width)
         out = self.final_conv(torch.cat([out, std], 1))
-        return self.final_linear(out.view(batch, -1))
+        return self.final_linear[0](out.view(batch, -1))

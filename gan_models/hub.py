@@ -173,11 +173,27 @@ output as evidence or to pass off a person's photo as something it is not. Every
 `ai_generated=true` and `DigitalSourceType=trainedAlgorithmicMedia` text metadata (kept when
 saved as PNG).""",
     },
+    "text2image": {
+        "pipeline_tag": "text-to-image",
+        "tags": ["stylegan2", "text-to-image"],
+        "description": "A text-conditioned StyleGAN2 generator",
+        "usage": """from gan_models import TextToImageGANPipeline
+
+pipe = TextToImageGANPipeline.from_pretrained("<this repo or folder>")   # the text encoder is referenced, not stored
+images = pipe(prompt="a girl with silver hair and red eyes", num_images=4, seed=0).images   # image i: seed + i""",
+        "limitations": """The generator only knows what its captions described (for the anime model: hair and eye colour);
+other words in a prompt are ignored or steer it unpredictably, and colours it saw rarely are
+followed less often (see the per-colour numbers). It reproduces the style and biases of its crawled
+training pictures. Every PIL output carries `ai_generated=true`,
+`DigitalSourceType=trainedAlgorithmicMedia`, the model, the prompt and the seed as text metadata
+(kept when saved as PNG).""",
+    },
 }
 _FAMILY_OF_PIPELINE = {
     "SuperResolutionPipeline": "superres",
     "FaceGANPipeline": "faces",
     "CycleGANPipeline": "translation",
+    "TextToImageGANPipeline": "text2image",
 }
 
 

@@ -264,17 +264,21 @@ class SentenceEncoder(nn.Module):
     # -- encoding --------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def _embed(self, texts: list[str]) -> torch.Tensor:
-        # 1. tokenise with padding to the longest prompt of the batch
+    def _run(self, texts: list[str]):
+        """Tokenise (padded to the longest prompt of the batch) and run the frozen model: (output, mask)."""
         batch = self.tokenizer(
             texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
         ).to(self.device)
-        # 2. run the frozen model
         inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-        out = self.model(**inputs)
+        return self.model(**inputs), batch["attention_mask"]
+
+    @torch.no_grad()
+    def _embed(self, texts: list[str]) -> torch.Tensor:
+        # 1. the frozen model's token states
+        out, attention_mask = self._run(texts)
         hidden = out.last_hidden_state.float()  # (B, T, D)
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
-        # 3. pool the tokens into one vector per prompt
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+        # 2. pool the tokens into one vector per prompt
         if self.pooling == "pooler":
             pooled = out.pooler_output.float()
         elif self.pooling == "cls":
@@ -284,7 +288,7 @@ class SentenceEncoder(nn.Module):
         else:
             summed, count = (hidden * mask).sum(dim=1), mask.sum(dim=1).clamp_min(1e-9)
             pooled = summed / (count.sqrt() if self.pooling == "mean_sqrt_len" else count)
-        # 4. unit length, as the model's sentence-transformers Normalize module does
+        # 3. unit length, as the model's sentence-transformers Normalize module does
         if self.normalize:
             pooled = nn.functional.normalize(pooled, p=2, dim=-1)
         return pooled  # (B, D)
@@ -295,6 +299,22 @@ class SentenceEncoder(nn.Module):
         Each prompt is checked and normalised with :func:`check_prompt` (``max_prompt_chars``);
         prompts already in the cache are not recomputed, repeated prompts are computed once.
         """
+        rows = self._cached(prompts, batch_size, "", self._embed)
+        if not rows:
+            return torch.empty(0, self.embedding_dim, device=self.device)
+        return torch.stack([row.to(self.device) for row in rows])
+
+    def encode_tokens(self, prompts: Sequence[str], batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+        """The frozen model's last hidden states per token: ``(states (N, T, D) float32, mask (N, T))``.
+
+        Prompts are checked like :meth:`encode`; rows are padded with zeros (mask 0) to the longest
+        prompt given. Cached per normalised prompt in the same LRU (as separate entries).
+        """
+        rows = self._cached(prompts, batch_size, "\0tokens\0", self._token_states)
+        return pad_token_states(rows, self.embedding_dim, self.device)
+
+    def _cached(self, prompts: Sequence[str], batch_size: int, kind: str, compute) -> list[torch.Tensor]:
+        """One result per prompt: from the LRU (key ``kind + prompt``) or ``compute``d in batches, each once."""
         if isinstance(prompts, str):
             prompts = [prompts]
         if batch_size < 1:
@@ -302,24 +322,25 @@ class SentenceEncoder(nn.Module):
         keys = [check_prompt(p, self.max_prompt_chars) for p in prompts]
         found: dict[str, torch.Tensor] = {}
         missing: list[str] = []
-        for key in keys:
-            if key in found or key in missing:
-                continue
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                found[key] = self._cache[key]
+        for key in dict.fromkeys(keys):
+            if kind + key in self._cache:
+                self._cache.move_to_end(kind + key)
+                found[key] = self._cache[kind + key]
                 self._hits += 1
             else:
                 missing.append(key)
                 self._misses += 1
         for start in range(0, len(missing), batch_size):
             chunk = missing[start : start + batch_size]
-            for key, row in zip(chunk, self._embed(chunk)):
+            for key, row in zip(chunk, compute(chunk)):
                 found[key] = row
-                self._remember(key, row)
-        if not keys:
-            return torch.empty(0, self.embedding_dim, device=self.device)
-        return torch.stack([found[k].to(self.device) for k in keys])
+                self._remember(kind + key, row)
+        return [found[k] for k in keys]
+
+    def _token_states(self, texts: list[str]) -> list[torch.Tensor]:
+        """Per prompt, its real tokens' last hidden states (T_i, D): padding is cut off."""
+        out, mask = self._run(texts)
+        return [row[: int(n)] for row, n in zip(out.last_hidden_state.float(), mask.sum(dim=1))]
 
     def _remember(self, key: str, row: torch.Tensor) -> None:
         if self.cache_size <= 0:
@@ -337,6 +358,25 @@ class SentenceEncoder(nn.Module):
         """Forget every cached embedding and reset the counters."""
         self._cache.clear()
         self._hits = self._misses = 0
+
+
+def pad_token_states(
+    rows: Sequence[torch.Tensor], dim: int, device: torch.device | str = "cpu", length: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack per-prompt (T_i, D) states into ``(states (N, T, D), mask (N, T))``, zero-padded.
+
+    Example:
+        >>> states, mask = pad_token_states([torch.ones(2, 3), torch.ones(4, 3)], 3)
+        >>> states.shape, mask.tolist()
+        (torch.Size([2, 4, 3]), [[1, 1, 0, 0], [1, 1, 1, 1]])
+    """
+    length = max([len(r) for r in rows] + [1]) if length is None else length
+    states = torch.zeros(len(rows), length, dim, device=device)
+    mask = torch.zeros(len(rows), length, dtype=torch.long, device=device)
+    for i, row in enumerate(rows):
+        states[i, : len(row)] = row.to(device, states.dtype)
+        mask[i, : len(row)] = 1
+    return states, mask
 
 
 # --------------------------------------------------------------------------------------------
@@ -405,3 +445,30 @@ def precompute_embeddings(
     embeddings = encoder.encode(list(prompts), batch_size=batch_size).float().cpu()
     save_embeddings(path, embeddings, prompts, encoder.name)
     return embeddings
+
+
+def precompute_token_states(
+    encoder: SentenceEncoder, prompts: Sequence[str], cache_dir: str | os.PathLike, batch_size: int = 64
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token states of ``prompts`` as ``(states (N, T, D) float16, mask (N, T))`` on CPU, computed once.
+
+    The training-time twin of :func:`precompute_embeddings`: one file
+    ``cache_dir/text_tokens_<key[:16]>.safetensors`` keyed by the encoder and the prompt list.
+    """
+    from safetensors import safe_open
+
+    key = embeddings_cache_key(encoder.name + "\0tokens", prompts)
+    path = Path(cache_dir) / f"text_tokens_{key[:16]}.safetensors"
+    if path.is_file():
+        with safe_open(str(path), framework="pt") as f:
+            stored_key = (f.metadata() or {}).get("key")
+        if stored_key == key:
+            tensors = load_file(str(path))
+            return tensors["states"], tensors["mask"]
+    states, mask = encoder.encode_tokens(list(prompts), batch_size=batch_size)
+    states, mask = states.half().cpu().contiguous(), mask.cpu().contiguous()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({"states": states, "mask": mask}, str(tmp), metadata={"encoder": encoder.name, "key": key})
+    tmp.replace(path)
+    return states, mask

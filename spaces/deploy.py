@@ -22,6 +22,7 @@ FAMILY_CHECKPOINTS = {
     "superres": ["superres-x4-gan", "superres-x4-psnr"],
     "faces": ["faces-celeba64"],
     "translate": ["face2anime", "superres-x4-gan"],  # the SR model backs "sharpen large results"
+    "text2image": ["anime-text2image", "superres-x4-gan"],  # the SR model backs "upscale ×4"
 }
 _SKIP_PARTS = {"__pycache__", ".gradio", "flagged"}
 _SKIP_SUFFIXES = {".pyc", ".bin", ".pkl", ".pt", ".pth", ".ckpt"}

@@ -190,3 +190,25 @@ UNREADABLE_UPLOADS = pytest.mark.parametrize(
     ],
     ids=["corrupt", "zero-bytes", "truncated-png"],
 )
+
+
+def save_tiny_text2image_model(folder: Path) -> str:
+    """A real TextToImageGANPipeline folder with a toy 8 px generator (seeded), fp16 on disk like the bundled one.
+
+    text_dim is the packaged all-MiniLM-L6-v2's 384, so the pipeline uses the real (offline) text
+    encoder. Load it with ``TextToImageGANPipeline.from_pretrained(path)`` (the CPU computes in fp32).
+    """
+    import torch
+
+    from gan_models import TextToImageGANPipeline, TextToImageGenerator
+
+    torch.manual_seed(0)
+    generator = TextToImageGenerator(size=8, z_dim=8, style_dim=16, n_mlp=2, channel_base=64, channel_max=16)
+    TextToImageGANPipeline(generator=generator.half()).save_pretrained(folder)  # .half(): no diffusers dtype warning
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def text2image_model_dir(tmp_path_factory) -> str:
+    """Path (str) of a tiny saved TextToImageGANPipeline: 8 px, z 8, style_dim 16, 2 mapping layers, widths 16."""
+    return save_tiny_text2image_model(tmp_path_factory.mktemp("tiny-text2image"))

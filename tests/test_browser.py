@@ -136,3 +136,35 @@ def test_translate_in_the_browser(page, translation_model_dir, tmp_path):
     assert page.locator(".toast-body.error").count() == 0  # no gr.Error toast
     if os.environ.get("GAN_HUB_SCREENSHOT_TRANSLATE"):
         page.screenshot(path=os.environ["GAN_HUB_SCREENSHOT_TRANSLATE"], full_page=True)
+
+
+def test_text_to_image_in_the_browser(page, text2image_model_dir):
+    # 1. open the Text to image tab
+    page.get_by_role("tab", name="Text to image").click()
+    page.locator("#text2image-run").wait_for(state="visible")
+    assert page.locator("#text2image-run").count() == 1
+
+    # 2. point the model box at the tiny model, as a user would type a folder or Hub id
+    model = page.locator("#text2image-model input")
+    model.fill(text2image_model_dir)
+    model.press("Enter")
+
+    # 3. type a prompt, ask for 3 images, generate: the gallery fills, the status line says so
+    prompt = page.locator("#text2image-prompt textarea")
+    prompt.fill("blonde hair, blue eyes")
+    count = page.locator("#text2image-num-images input[type=number]")
+    count.fill("3")
+    count.press("Enter")
+    page.locator("#text2image-run").click()
+    page.get_by_text("3 images of “blonde hair, blue eyes” from seeds 42 to 44").wait_for(state="visible")
+    sizes = decoded_image_sizes(page, "#text2image-gallery", at_least=3)
+    assert len(sizes) >= 3 and all(size == [8, 8] for size in sizes)
+    assert page.locator(".toast-body.error").count() == 0  # no gr.Error toast
+
+    # 4. an empty prompt is a clear error toast, not a crash or a hang
+    prompt.fill("")
+    page.locator("#text2image-run").click()
+    page.locator(".toast-body.error").first.wait_for(state="visible")
+    assert "The prompt is empty" in page.locator(".toast-body.error").first.inner_text()
+    page.locator(".toast-close").first.click()  # leave no error toast behind for a later test
+    page.wait_for_function("() => document.querySelectorAll('.toast-body.error').length === 0")

@@ -105,3 +105,32 @@ def test_bundled_translator_runs_both_ways_at_any_size():
         # differently depending on buffer alignment, as the faces test allows for batch sizes)
         again = pipe(image=face, direction=direction).images[0]
         assert np.abs(np.asarray(out, dtype=int) - np.asarray(again, dtype=int)).max() <= 1
+
+
+def test_bundled_text2image_is_small_fp16_references_its_encoder_and_has_a_card():
+    import json
+
+    folder = CHECKPOINTS_DIR / "anime-text2image"
+    assert "anime-text2image" in bundled_models()
+    assert_small_fp16_safetensors_only(folder, count=1)  # the generator only: the encoder is not copied
+    index = json.loads((folder / "model_index.json").read_text())
+    assert index["text_encoder_name"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert_card_mentions(
+        folder, "license: other", "anime_faces_tagged", "pipeline_tag: text-to-image", "## Evaluation",
+        "free-form", "ceiling", "samples.png", "Budget", "all-MiniLM-L6-v2",
+    )  # fmt: skip
+    with Image.open(folder / "samples.png") as grid:
+        assert grid.size == (8 * 64, 8 * 64)  # 8 prompts x 8 seeds
+
+
+def test_bundled_text2image_is_deterministic_and_follows_the_prompt():
+    from gan_models import TextToImageGANPipeline
+
+    pipe = TextToImageGANPipeline.from_pretrained(str(CHECKPOINTS_DIR / "anime-text2image"))
+    pipe.set_progress_bar_config(disable=True)
+    first = pipe(prompt="a girl with silver hair and red eyes", num_images=2, seed=3).images
+    assert [im.size for im in first] == [(64, 64), (64, 64)]
+    assert first[0].tobytes() == pipe(prompt="a girl with silver hair and red eyes", seed=3).images[0].tobytes()
+    other = pipe(prompt="blonde hair, blue eyes", seed=3).images[0]
+    assert other.tobytes() != first[0].tobytes()
+    assert first[0].info["prompt"] == "a girl with silver hair and red eyes" and first[0].info["seed"] == "3"

@@ -18,7 +18,9 @@ from gan_models.text_encoding import (
     default_text_encoder_path,
     embeddings_cache_key,
     load_embeddings,
+    pad_token_states,
     precompute_embeddings,
+    precompute_token_states,
     save_embeddings,
 )
 
@@ -159,6 +161,33 @@ def test_precompute_is_cached_on_disk_by_key(fresh, tmp_path):
     torch.testing.assert_close(first, second)
     assert embeddings_cache_key(fresh.name, prompts) != embeddings_cache_key("other/encoder", prompts)
     assert embeddings_cache_key(fresh.name, prompts) != embeddings_cache_key(fresh.name, prompts[1:])
+
+
+def test_token_states_are_padded_masked_and_cached(fresh):
+    states, mask = fresh.encode_tokens(["red eyes", "a girl with long silver hair and red eyes"])
+    assert states.shape[0] == 2 and states.shape[2] == 384 and mask.shape == states.shape[:2]
+    assert mask[0].sum() < mask[1].sum() and bool((states[0][mask[0] == 0] == 0).all())
+    # a prompt's states do not depend on what it was batched with (padding is masked out)
+    alone, alone_mask = fresh.encode_tokens(["red eyes"])
+    n = int(alone_mask.sum())
+    torch.testing.assert_close(alone[0, :n], states[0, :n], atol=1e-5, rtol=1e-4)
+    hits = fresh.cache_info().hits
+    fresh.encode_tokens([" red   eyes "])  # same prompt once normalised: served from the cache
+    assert fresh.cache_info().hits == hits + 1
+    with pytest.raises(InvalidPromptError):
+        fresh.encode_tokens([""])
+
+
+def test_precomputed_token_states_are_read_back_from_disk(fresh, tmp_path):
+    prompts = ["pink hair green eyes", "she has black hair and yellow eyes"]
+    states, mask = precompute_token_states(fresh, prompts, tmp_path)
+    assert states.dtype == torch.float16 and len(list(tmp_path.glob("text_tokens_*.safetensors"))) == 1
+    fresh.cache_clear()
+    again, again_mask = precompute_token_states(fresh, prompts, tmp_path)
+    assert fresh.cache_info().misses == 0
+    assert torch.equal(again, states) and torch.equal(again_mask, mask)
+    padded, padded_mask = pad_token_states([torch.ones(2, 3)], 3, length=5)
+    assert padded.shape == (1, 5, 3) and padded_mask.tolist() == [[1, 1, 0, 0, 0]]
 
 
 def test_check_prompt_normalises():

@@ -142,7 +142,9 @@ class AdaptiveAugment(torch.nn.Module):
     G never learns to produce augmented images (the augmentations do not "leak").
 
     ``p`` lives in a buffer so it can be checkpointed; ``adaptive=False`` keeps it fixed
-    (``p=1`` is plain DiffAugment).
+    (``p=1`` is plain DiffAugment). ``policy`` picks the ops (DiffAugment's own comma list): a
+    colour-conditioned family leaves out "color", since brightness and saturation jitter would
+    teach D that blonde and orange hair are the same thing.
 
     Example:
         >>> aug = AdaptiveAugment(p=1.0, adaptive=False)
@@ -151,9 +153,19 @@ class AdaptiveAugment(torch.nn.Module):
     """
 
     def __init__(
-        self, p: float = 0.0, adaptive: bool = True, target: float = 0.6, interval: int = 4, speed_kimg: float = 100
+        self,
+        p: float = 0.0,
+        adaptive: bool = True,
+        target: float = 0.6,
+        interval: int = 4,
+        speed_kimg: float = 100,
+        policy: str = "color,translation,cutout",
     ):
         super().__init__()
+        self.ops = {op.strip() for op in policy.split(",") if op.strip()}
+        unknown = self.ops - {"color", "translation", "cutout"}
+        if unknown:
+            raise ValueError(f"Unknown augmentation ops {sorted(unknown)}; policy takes color, translation, cutout.")
         self.register_buffer("p", torch.tensor(float(p)))
         self.adaptive, self.target, self.interval, self.speed_kimg = adaptive, target, interval, speed_kimg
         self._sign_sum, self._count = 0.0, 0
@@ -167,13 +179,28 @@ class AdaptiveAugment(torch.nn.Module):
         def chosen() -> torch.Tensor:  # which samples get this op, (B, 1, 1, 1)
             return (torch.rand(batch, 1, 1, 1, device=device) < p).to(x.dtype)
 
-        # colour: brightness, saturation, contrast (images in [-1, 1])
+        if "color" in self.ops:
+            x = self._colour(x, chosen)
+        if "translation" in self.ops:
+            x = self._translate(x, chosen)
+        if "cutout" in self.ops:
+            x = self._cutout(x, chosen)
+        return x
+
+    @staticmethod
+    def _colour(x: torch.Tensor, chosen) -> torch.Tensor:
+        """Brightness, saturation, contrast (images in [-1, 1])."""
+        batch, device = x.shape[0], x.device
         x = x + (torch.rand(batch, 1, 1, 1, device=device, dtype=x.dtype) - 0.5) * chosen()
         mean = x.mean(dim=1, keepdim=True)
         x = (x - mean) * (1 + (torch.rand(batch, 1, 1, 1, device=device, dtype=x.dtype) * 2 - 1) * chosen()) + mean
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        x = (x - mean) * (1 + (torch.rand(batch, 1, 1, 1, device=device, dtype=x.dtype) - 0.5) * chosen()) + mean
-        # translation by up to 1/8 of the side, whole pixels, reflected borders
+        return (x - mean) * (1 + (torch.rand(batch, 1, 1, 1, device=device, dtype=x.dtype) - 0.5) * chosen()) + mean
+
+    @staticmethod
+    def _translate(x: torch.Tensor, chosen) -> torch.Tensor:
+        """Shift by up to 1/8 of the side, whole pixels, reflected borders."""
+        batch, device = x.shape[0], x.device
         h, w = x.shape[-2:]
         shift = torch.randint(-(h // 8), h // 8 + 1, (batch, 2), device=device) * chosen().view(batch, 1).long()
         theta = torch.zeros(batch, 2, 3, device=device, dtype=x.dtype)
@@ -181,8 +208,13 @@ class AdaptiveAugment(torch.nn.Module):
         theta[:, 0, 2] = -shift[:, 1].to(x.dtype) * 2 / w
         theta[:, 1, 2] = -shift[:, 0].to(x.dtype) * 2 / h
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-        # cutout: a (side/2)^2 square set to zero
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+    @staticmethod
+    def _cutout(x: torch.Tensor, chosen) -> torch.Tensor:
+        """A (side/2)^2 square set to zero."""
+        batch, device = x.shape[0], x.device
+        h, w = x.shape[-2:]
         ch, cw = h // 2, w // 2
         cy = torch.randint(0, h - ch + 1, (batch, 1, 1), device=device)
         cx = torch.randint(0, w - cw + 1, (batch, 1, 1), device=device)

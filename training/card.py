@@ -16,6 +16,8 @@ from PIL import Image
 
 from training.config import EngineConfig
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
 # CelebA's terms travel with every model and every number made from it
 CELEBA_LICENCE_NOTE = "CelebA is for non-commercial research use only, and so are models trained on it."
 
@@ -117,3 +119,11 @@ def write_evaluation(folder: Path, markdown: str, metrics: Mapping[str, float]) 
 
     update_model_card(folder, section="Evaluation", markdown=markdown, metrics=metrics)
     print(f"Model card updated: {folder / 'README.md'}")
+
+
+def display_path(path: str | Path) -> str:
+    """A data path as a user would type it from the repo root (``../shared/data/...``), for cards and logs."""
+    try:
+        return Path("..", Path(path).resolve().relative_to(REPO_ROOT.parent)).as_posix()
+    except ValueError:
+        return str(path)

@@ -19,7 +19,7 @@ import yaml
 
 @dataclass
 class EngineConfig:
-    """Fields every recipe shares; the engine reads only these."""
+    """Fields every recipe shares: what the engine reads, and the exported model card's name and notes."""
 
     output_dir: str = "runs/experiment"  # run folder: checkpoints/, samples/, logs/, pipeline/
     max_steps: int = 10_000  # optimiser steps (after gradient accumulation)
@@ -45,6 +45,11 @@ class EngineConfig:
     report_to: str = "tensorboard"  # any accelerate tracker name, or "none"
     push_to_hub: bool = False
     hub_model_id: str = ""  # "<user>/<name>"; pushed from the main process only, EMA G + config + card
+    # the exported model card (each recipe sets its own default name and licence)
+    model_name: str = "model"
+    data_note: str = ""  # one line for the model card: what the data is and its licence
+    hardware_note: str = ""  # one line for the model card: where and how long it trained
+    license: str = "other"
 
 
 ConfigT = TypeVar("ConfigT", bound=EngineConfig)

@@ -186,8 +186,13 @@ class ImageBatchSampler:
     def sample(self, step: int, batch_size: int, rank: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         gen = self.generator(step, rank)
         indices = torch.randint(len(self.images), (batch_size,), generator=gen)
+        return self.take(indices, gen), indices
+
+    def take(self, indices: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """The images at ``indices`` in [0, 1], mirrored at random (from ``gen``) if ``mirror``."""
+        batch_size = len(indices)
         batch = self.images[indices].float().div_(255)
         if self.mirror:
             flip = torch.rand(batch_size, generator=gen) < 0.5
             batch[flip] = batch[flip].flip(-1)
-        return batch, indices
+        return batch

@@ -22,6 +22,11 @@ Weights are cached as safetensors beside a JSON of settings, data fingerprint, t
 test accuracy in ``runs/domain_classifier/<data>-<hash>/`` (``runs/`` is git-ignored); a cache
 whose settings or training files differ is never reused.
 
+The pieces that are not about two domains (the conv trunk :func:`conv_features`, the training loop
+:func:`fit_classifier`, :func:`augment_batch`, :func:`batched_outputs`, the train/test
+:func:`check_disjoint` and the cache protocol :func:`load_or_train_cached`) also build
+:mod:`training.attribute_classifier`, the hair/eye colour judge of text-to-image models.
+
 Command line (train or load, then print test accuracy)::
 
     python -m training.domain_classifier --train-a ../shared/data/face2anime/trainA \\
@@ -88,6 +93,27 @@ class ClassifierConfig:
                 raise ValueError(f"ClassifierConfig.{name} must lie in [0, 1], got {getattr(self, name)}.")
 
 
+def conv_features(width: int) -> nn.Sequential:
+    """The classifiers' trunk: four stride-2 3x3 conv blocks (width, 2x, 4x, 8x channels; batch norm,
+    LeakyReLU 0.2); (N, 3, S, S) -> (N, 8 width, S/16, S/16). Shared by every judge built on this module.
+
+    Example:
+        >>> conv_features(4)(torch.zeros(1, 3, 64, 64)).shape
+        torch.Size([1, 32, 4, 4])
+    """
+    layers: list[nn.Module] = []
+    channels = 3
+    for block in range(4):
+        out = width * 2**block
+        layers += [
+            nn.Conv2d(channels, out, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(out),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
+        channels = out
+    return nn.Sequential(*layers)
+
+
 class DomainClassifier(nn.Module):
     """Four stride-2 conv blocks, average pooling and a linear layer: one logit per image, > 0 = domain B.
 
@@ -99,18 +125,8 @@ class DomainClassifier(nn.Module):
 
     def __init__(self, width: int = 16):
         super().__init__()
-        layers: list[nn.Module] = []
-        channels = 3
-        for block in range(4):
-            out = width * 2**block
-            layers += [
-                nn.Conv2d(channels, out, 3, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(out),
-                nn.LeakyReLU(0.2, inplace=True),
-            ]
-            channels = out
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(channels, 1)
+        self.features = conv_features(width)
+        self.head = nn.Linear(8 * width, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N, 3, S, S) in [-1, 1]
@@ -171,7 +187,8 @@ def _to_input(images: torch.Tensor, size: int) -> torch.Tensor:
     return x * 2 - 1
 
 
-def _check_images(images: object, name: str) -> None:
+def check_images(images: object, name: str) -> None:
+    """Raise ValueError unless ``images`` is a non-empty uint8 tensor (N, 3, H, W)."""
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
         shape = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
         raise ValueError(f"{name} must be uint8 images (N, 3, H, W), got {shape}; load them with load_square_images.")
@@ -198,25 +215,55 @@ def train_domain_classifier(
         2
     """
     cfg = config or ClassifierConfig()
-    _check_images(images_a, "images_a")
-    _check_images(images_b, "images_b")
-    start = time.perf_counter()
-    # 1. data: both domains at the classifier's size, labels 0 / 1
+    check_images(images_a, "images_a")
+    check_images(images_b, "images_b")
+    # both domains at the classifier's size, labels 0 / 1; classes weighted equally whatever their counts
     images = torch.cat([_to_input(images_a, cfg.image_size), _to_input(images_b, cfg.image_size)]).add(1).div(2)
     labels = torch.cat([torch.zeros(len(images_a)), torch.ones(len(images_b))])
-    # 2. network from the seed, without touching the global random state
+    pos_weight = torch.tensor(len(images_a) / len(images_b))
+
+    def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return F.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight), (logits > 0).float() == y
+
+    return fit_classifier(lambda: DomainClassifier(cfg.width), images, labels, loss_fn, cfg, log, "domain classifier")
+
+
+def fit_classifier(
+    build: Callable[[], nn.Module],
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    cfg: ClassifierConfig,
+    log: Callable[[str], None] | None = None,
+    name: str = "classifier",
+) -> tuple[nn.Module, dict]:
+    """The training loop every classifier here shares: seeded weights, AdamW + one-cycle, augmented batches.
+
+    Args:
+        build: makes the untrained network; called under ``cfg.seed`` without touching the global random state.
+        images: float (N, 3, S, S) in [0, 1], already at ``cfg.image_size``.
+        targets: anything indexed along dim 0 like ``images`` (labels, one column per head, ...).
+        loss_fn: ``(model output, targets of the batch) -> (loss, bool (batch,) "got it right")``.
+        cfg: batch size, epochs, learning rate, weight decay, seed and the augmentation (:func:`augment_batch`).
+        log: called with one line per epoch; ``name`` starts that line.
+
+    Returns:
+        The model (eval mode) and ``{"seconds", "epochs": [{"loss", "accuracy"}, ...]}`` (accuracy on the
+        augmented training batches).
+    """
+    start = time.perf_counter()
+    # 1. network from the seed, without touching the global random state
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        model = DomainClassifier(cfg.width)
+        model = build()
     gen = torch.Generator().manual_seed(cfg.seed)
-    # 3. optimiser: AdamW, one-cycle schedule; classes weighted equally whatever their counts
+    # 2. optimiser: AdamW, one-cycle schedule
     steps_per_epoch = math.ceil(len(images) / cfg.batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.2
     )
-    pos_weight = torch.tensor(len(images_a) / len(images_b))
-    # 4. epochs over a seeded permutation
+    # 3. epochs over a seeded permutation
     model.train()
     history = []
     for epoch in range(cfg.epochs):
@@ -225,19 +272,17 @@ def train_domain_classifier(
         for step in range(steps_per_epoch):
             index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             x = augment_batch(images[index], gen, cfg) * 2 - 1
-            y = labels[index]
-            logits = model(x)
-            loss = F.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
+            loss, right = loss_fn(model(x), targets[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
             total_loss += loss.item() * len(index)
-            correct += int(((logits > 0).float() == y).sum())
+            correct += int(right.sum())
         history.append({"loss": total_loss / len(images), "accuracy": correct / len(images)})
         if log:
             log(
-                f"domain classifier epoch {epoch + 1}/{cfg.epochs}: loss {history[-1]['loss']:.4f}, "
+                f"{name} epoch {epoch + 1}/{cfg.epochs}: loss {history[-1]['loss']:.4f}, "
                 f"train accuracy (augmented) {history[-1]['accuracy']:.4f}"
             )
     model.eval()
@@ -255,13 +300,22 @@ def domain_probabilities(
         >>> domain_probabilities(model, torch.zeros(3, 3, 32, 32, dtype=torch.uint8)).shape
         torch.Size([3])
     """
-    _check_images(images, "images")
+    return torch.sigmoid(batched_outputs(model, images, image_size, batch_size))
+
+
+@torch.no_grad()
+def batched_outputs(
+    model: nn.Module, images: torch.Tensor, image_size: int = 64, batch_size: int = 256
+) -> torch.Tensor:
+    """``model``'s raw output (float, CPU) for uint8 images (N, 3, H, W) resized to ``image_size``, in batches,
+    in eval mode (the model's mode is restored afterwards)."""
+    check_images(images, "images")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     try:
         out = [
-            torch.sigmoid(model(_to_input(images[i : i + batch_size], image_size).to(device))).float().cpu()
+            model(_to_input(images[i : i + batch_size], image_size).to(device)).float().cpu()
             for i in range(0, len(images), batch_size)
         ]
     finally:
@@ -294,22 +348,46 @@ def save_classifier(model: DomainClassifier, folder: str | os.PathLike, info: di
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, folder / _WEIGHTS, metadata={"format": _FORMAT})
+    save_file(state, folder / _WEIGHTS, metadata={"format": info.get("format", _FORMAT)})
     (folder / _INFO).write_text(json.dumps(info, indent=2))
     return folder
 
 
-def load_classifier(folder: str | os.PathLike) -> tuple[DomainClassifier, dict]:
-    """A classifier saved by :func:`save_classifier` (eval mode) and its info dict."""
+def load_classifier(
+    folder: str | os.PathLike,
+    config_type: type[ClassifierConfig] = ClassifierConfig,
+    build: Callable[[ClassifierConfig], nn.Module] = lambda cfg: DomainClassifier(cfg.width),
+) -> tuple[nn.Module, dict]:
+    """A classifier saved by :func:`save_classifier` (eval mode) and its info dict.
+
+    ``config_type`` reads the saved ``config`` and ``build`` makes the network from it (default: a
+    :class:`DomainClassifier`); other judges pass their own.
+    """
     folder = Path(folder)
-    if not (folder / _WEIGHTS).is_file() or not (folder / _INFO).is_file():
+    if not has_saved_classifier(folder):
         raise FileNotFoundError(f"{folder} holds no {_WEIGHTS} + {_INFO}; train one with load_or_train_classifier.")
     info = json.loads((folder / _INFO).read_text())
-    names = {f.name for f in fields(ClassifierConfig)}
-    cfg = ClassifierConfig(**{k: v for k, v in info["config"].items() if k in names})
-    model = DomainClassifier(cfg.width)
+    names = {f.name for f in fields(config_type)}
+    model = build(config_type(**{k: v for k, v in info["config"].items() if k in names}))
     model.load_state_dict(load_file(folder / _WEIGHTS))
     return model.eval(), info
+
+
+def has_saved_classifier(folder: Path | None) -> bool:
+    """Whether ``folder`` holds what :func:`save_classifier` writes."""
+    return folder is not None and (folder / _WEIGHTS).is_file() and (folder / _INFO).is_file()
+
+
+def cache_folder(cache_dir: str | os.PathLike | None, data_name: str, key_parts: object) -> Path | None:
+    """``<cache_dir>/<data_name>-<12 hex of sha256(key_parts as JSON)>``, or None without a ``cache_dir``.
+
+    ``key_parts`` must hold everything that decides the weights (format, settings, data fingerprints),
+    so a cache whose settings or data differ is never reused.
+    """
+    if cache_dir is None:
+        return None
+    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()
+    return Path(cache_dir) / f"{data_name}-{key[:12]}"
 
 
 def folder_fingerprint(folder: str | os.PathLike) -> str:
@@ -322,6 +400,16 @@ def folder_fingerprint(folder: str | os.PathLike) -> str:
 
 def _pixel_hashes(images: torch.Tensor) -> set[str]:
     return {hashlib.sha1(image.contiguous().numpy().tobytes()).hexdigest() for image in images}
+
+
+def check_disjoint(train_images: torch.Tensor, test_images: torch.Tensor) -> None:
+    """Raise ValueError if a test image is pixel-identical to a training image: its score would not be held out."""
+    overlap = _pixel_hashes(train_images) & _pixel_hashes(test_images)
+    if overlap:
+        raise ValueError(
+            f"{len(overlap)} test image(s) are pixel-identical to training images; use a test split "
+            "disjoint from the training folders."
+        )
 
 
 def load_or_train_classifier(
@@ -353,70 +441,108 @@ def load_or_train_classifier(
             raise FileNotFoundError(f"{name} {str(folder)!r} is not a folder of images.")
     if (test_a is None) != (test_b is None):
         raise ValueError("Give both test_a and test_b, or neither.")
-    # 1. the cache key: format, settings and the training files (names + sizes)
+    # the cache key: format, settings and the training files (names + sizes)
     fingerprints = {"a": folder_fingerprint(train_a), "b": folder_fingerprint(train_b)}
-    key = hashlib.sha256(json.dumps([_FORMAT, asdict(cfg), fingerprints], sort_keys=True).encode()).hexdigest()
     data_name = Path(train_a).resolve().parent.name or "data"
-    cache = Path(cache_dir) / f"{data_name}-{key[:12]}" if cache_dir is not None else None
+    cache = cache_folder(cache_dir, data_name, [_FORMAT, asdict(cfg), fingerprints])
 
-    # 2. what is missing: the weights (no matching cache) and/or the test accuracy (new test folders)
-    model, info = None, {}
-    if cache is not None and not retrain and (cache / _WEIGHTS).is_file() and (cache / _INFO).is_file():
-        model, info = load_classifier(cache)
-        if log:
-            log(f"Domain classifier loaded from {cache}")
-    cached = model is not None
-    test_fp = {"a": folder_fingerprint(test_a), "b": folder_fingerprint(test_b)} if test_a is not None else None
-    need_test = test_fp is not None and info.get("test", {}).get("fingerprints") != test_fp
-
-    # 3. before any training: a test image that also sits in the training folders voids the test numbers
     def load(folder) -> torch.Tensor:
         return load_square_images(str(folder), cfg.image_size)
 
-    train_images = (load(train_a), load(train_b)) if not cached or need_test else None
-    if need_test:
-        test_images = (load(test_a), load(test_b))
-        overlap = _pixel_hashes(torch.cat(train_images)) & _pixel_hashes(torch.cat(test_images))
-        if overlap:
-            raise ValueError(
-                f"{len(overlap)} test image(s) are pixel-identical to training images; use a test split "
-                "disjoint from the training folders."
-            )
+    def train(images: tuple[torch.Tensor, torch.Tensor]) -> tuple[DomainClassifier, dict]:
+        model, trained = train_domain_classifier(*images, config=cfg, log=log)
+        counts = {"num_a": len(images[0]), "num_b": len(images[1])}
+        return model, {
+            "data_a": str(train_a),
+            "data_b": str(train_b),
+            **counts,
+            "fingerprints": fingerprints,
+            **trained,
+        }
 
-    # 4. train on the train split only
+    def score(model: DomainClassifier, images: tuple[torch.Tensor, torch.Tensor]) -> dict:
+        counts = {"num_a": len(images[0]), "num_b": len(images[1])}
+        accuracy = classifier_accuracy(model, *images, image_size=cfg.image_size)
+        return {"data_a": str(test_a), "data_b": str(test_b), **counts, **accuracy}
+
+    return load_or_train_cached(
+        cache,
+        retrain=retrain,
+        what="domain classifier",
+        header={"format": _FORMAT, "classes": {"0": str(train_a), "1": str(train_b)}, "config": asdict(cfg)},
+        load_cached=load_classifier,
+        load_train=lambda: (load(train_a), load(train_b)),
+        train=train,
+        images_of=torch.cat,
+        test_fingerprints=(
+            {"a": folder_fingerprint(test_a), "b": folder_fingerprint(test_b)} if test_a is not None else None
+        ),
+        load_test=lambda: (load(test_a), load(test_b)),
+        score=score,
+        log=log,
+    )
+
+
+def load_or_train_cached(
+    cache: Path | None,
+    *,
+    retrain: bool,
+    what: str,
+    header: dict,
+    load_cached: Callable[[Path], tuple[nn.Module, dict]],
+    load_train: Callable[[], object],
+    train: Callable[[object], tuple[nn.Module, dict]],
+    images_of: Callable[[object], torch.Tensor],
+    test_fingerprints: object | None = None,
+    load_test: Callable[[], object] | None = None,
+    score: Callable[[nn.Module, object], dict] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[nn.Module, dict]:
+    """The cache protocol every classifier here follows: reuse, else train on the train split only; score held out.
+
+    Args:
+        cache: the folder for these settings and training data (:func:`cache_folder`), or None to keep nothing.
+        retrain: train even if ``cache`` holds weights.
+        what: the classifier's name in log lines ("domain classifier").
+        header: the start of the info dict (``format``, ``classes``, ``config``).
+        load_cached: ``cache`` -> (model, info) (:func:`load_classifier` with the right network).
+        load_train: loads the training data (only when it is needed).
+        train: training data -> (model, the info's ``train`` entry).
+        images_of: data -> its uint8 images (N, 3, H, W), for the train/test pixel-duplicate check.
+        test_fingerprints: identifies the test data; scores cached for other test data are recomputed.
+        load_test, score: load the test data; (model, test data) -> the info's ``test`` entry.
+
+    Returns:
+        ``(model, info)``; info: ``header``, ``train`` (plus ``torch`` and ``threads``), ``test`` (with
+        ``fingerprints``; if asked), ``cache`` (the folder or None), ``cached`` (True when the weights came
+        from the cache). A test image that is pixel-identical to a training image raises ``ValueError``.
+    """
+    # 1. what is missing: the weights (no matching cache) and/or the test scores (new test data)
+    model, info = None, {}
+    if not retrain and has_saved_classifier(cache):
+        model, info = load_cached(cache)
+        if log:
+            log(f"{what[:1].upper()}{what[1:]} loaded from {cache}")
+    cached = model is not None
+    need_test = test_fingerprints is not None and info.get("test", {}).get("fingerprints") != test_fingerprints
+
+    # 2. before any training: a test image that also sits in the training data voids the test numbers
+    train_data = load_train() if not cached or need_test else None
+    if need_test:
+        test_data = load_test()
+        check_disjoint(images_of(train_data), images_of(test_data))
+
+    # 3. train on the train split only
     if not cached:
         if log:
-            log(
-                f"Training the domain classifier on {len(train_images[0])} + {len(train_images[1])} images "
-                f"({torch.get_num_threads()} CPU thread(s))..."
-            )
-        model, trained = train_domain_classifier(*train_images, config=cfg, log=log)
-        info = {
-            "format": _FORMAT,
-            "classes": {"0": str(train_a), "1": str(train_b)},
-            "config": asdict(cfg),
-            "train": {
-                "data_a": str(train_a),
-                "data_b": str(train_b),
-                "num_a": len(train_images[0]),
-                "num_b": len(train_images[1]),
-                "fingerprints": fingerprints,
-                "torch": torch.__version__,
-                "threads": torch.get_num_threads(),
-                **trained,
-            },
-        }
+            threads = torch.get_num_threads()
+            log(f"Training the {what} on {len(images_of(train_data))} images ({threads} CPU thread(s))...")
+        model, trained = train(train_data)
+        info = {**header, "train": {**trained, "torch": torch.__version__, "threads": torch.get_num_threads()}}
 
-    # 5. held-out accuracy, on images the classifier never saw; weights and json into the cache
+    # 4. held-out scores, on images the classifier never saw; weights and json into the cache
     if need_test:
-        info["test"] = {
-            "data_a": str(test_a),
-            "data_b": str(test_b),
-            "num_a": len(test_images[0]),
-            "num_b": len(test_images[1]),
-            "fingerprints": test_fp,
-            **classifier_accuracy(model, *test_images, image_size=cfg.image_size),
-        }
+        info["test"] = {**score(model, test_data), "fingerprints": test_fingerprints}
     if cache is not None and (not cached or need_test):
         save_classifier(model, cache, info)
     return model, {**info, "cache": str(cache) if cache is not None else None, "cached": cached}

@@ -43,7 +43,7 @@ from torch import nn
 
 from training.card import evaluated_model_folder, licence_note, save_sample_grid, write_evaluation, write_json
 from training.data import CELEBA_FACE_BOX, load_square_images, parse_crop_box
-from training.metrics import FEATURE_KINDS, FIDEvaluator, MemorisationCheck, make_feature_extractor
+from training.metrics import FEATURE_KINDS, FIDEvaluator, MemorisationCheck, generated_uint8, make_feature_extractor
 
 _GENERATE_BATCH = 64  # FaceGANPipeline.MAX_IMAGES: the most one pipeline call may ask for
 
@@ -78,7 +78,7 @@ def sample_images(
     chunks = []
     for start in range(0, num_images, batch_size):
         count = min(batch_size, num_images - start)
-        chunks.append(_to_uint8(make(num_images=count, seed=seed + start, truncation=truncation), count))
+        chunks.append(generated_uint8(make(num_images=count, seed=seed + start, truncation=truncation), count))
     images = torch.cat(chunks)
     if images.shape[1] != 3:
         raise ValueError(f"The generator made images of shape {tuple(images.shape[1:])}; expected (3, H, W).")
@@ -400,25 +400,6 @@ def _module_sampler(module: nn.Module) -> Callable[..., Any]:
             module.train(was_training)
 
     return sample
-
-
-def _to_uint8(out: Any, count: int) -> torch.Tensor:
-    """A generator's output (tensor, list of tensors, or ``.images``) as uint8 (count, 3, H, W) on the CPU."""
-    out = getattr(out, "images", out)
-    if isinstance(out, (list, tuple)):
-        if not out or not all(isinstance(t, torch.Tensor) for t in out):
-            raise TypeError("The generator returned a list that is not of tensors; ask for output_type='pt'.")
-        out = torch.stack(list(out))
-    if not isinstance(out, torch.Tensor) or out.ndim != 4 or len(out) != count:
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"The generator returned {shape}; expected {count} images as (N, 3, H, W).")
-    out = out.detach().cpu()
-    if out.dtype == torch.uint8:
-        return out
-    if not out.is_floating_point():
-        raise TypeError(f"Generated images must be float in [0, 1] or uint8, got {out.dtype}.")
-    # the PNG a user would save: clamp, then round to the 8-bit grid (as the pipeline's PIL output)
-    return out.float().clamp(0, 1).mul(255).round().to(torch.uint8)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ from torch import nn
 
 from training.card import (
     dataset_name,
+    display_path,
     evaluated_model_folder,
     licence_note,
     save_sample_grid,
@@ -399,14 +400,6 @@ def format_report(result: dict, model: str = "", domain_a: str = "A", domain_b: 
 # ------------------------------------------------------------------------------------------------
 
 
-def _display(path: Path) -> str:
-    """A default data path as the user would type it from the repo root (``../shared/data/...``)."""
-    try:
-        return Path("..", path.resolve().relative_to(REPO_ROOT.parent)).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def _dataset_name(test_a: Path) -> str:
     """``.../face2anime/testA`` -> ``face2anime``: names the test set in reports and the card's model-index."""
     return dataset_name(test_a.resolve()).replace(" ", "_") or "test"
@@ -556,13 +549,13 @@ def _protocol(args: argparse.Namespace, test_a: torch.Tensor, test_b: torch.Tens
     cfg, train, test = info["config"], info["train"], info["test"]
     dataset = _dataset_name(args.test_a)
     return (
-        f"The {len(test_a)} + {len(test_b)} test images of {dataset} ({_display(args.test_a)}, {_display(args.test_b)}), "
+        f"The {len(test_a)} + {len(test_b)} test images of {dataset} ({display_path(args.test_a)}, {display_path(args.test_b)}), "
         f"{size}, through both generators in batches (fp32, whole images, no tiling), every translation rounded "
         "to 8 bits. Cycle-consistency PSNR: A -> B -> A against A (and B -> A -> B against B), RGB, peak 255, "
         "no border crop, mean over images. Target-domain share: an independent CNN classifier (4 stride-2 conv "
         f"blocks, width {cfg['width']}, {cfg['image_size']} px input, {cfg['epochs']} epochs, seed {cfg['seed']}, "
         "augmented with flips, shifts, colour jitter, blur, noise and JPEG) trained only on "
-        f"{_display(Path(train['data_a']))} ({train['num_a']}) vs {_display(Path(train['data_b']))} "
+        f"{display_path(Path(train['data_a']))} ({train['num_a']}) vs {display_path(Path(train['data_b']))} "
         f"({train['num_b']}), test accuracy {100 * test['accuracy_a']:.1f}% / {100 * test['accuracy_b']:.1f}%, "
         "judges each translation; share with P(target) >= 0.5. L1 change: mean |translation - input| on a 0-1 "
         "scale. FID / KID: the translations against the target side's test images, features of this project's "
@@ -578,7 +571,7 @@ def _write_card(args: argparse.Namespace, folder: Path, result: dict) -> None:
     command = (
         f"python -m training.evaluate_translation --model {args.model}"
         + "".join(
-            f" --{flag.replace('_', '-')} {_display(getattr(args, flag))}"
+            f" --{flag.replace('_', '-')} {display_path(getattr(args, flag))}"
             for flag, name in defaults.items()
             if getattr(args, flag).resolve() != (DEFAULT_DATA / name).resolve()
         )

@@ -34,6 +34,34 @@ def adversarial_loss(logits: torch.Tensor, target_is_real: bool, kind: str = "va
     raise ValueError(f"Unknown adversarial loss {kind!r}; choose one of {ADVERSARIAL_KINDS}.")
 
 
+def lazy_r1(real_logits: torch.Tensor, real: torch.Tensor, gamma: float, every: int) -> tuple[torch.Tensor, float]:
+    """StyleGAN2's lazy R1: (penalty to add to D's loss, the raw R1 for logging).
+
+    R1 = E ||grad_x D(x)||^2 on reals (``real`` must require grad and have produced
+    ``real_logits``), weighted gamma / 2 and multiplied by the interval it runs at, so running it
+    every ``every`` steps costs 1/every as much for the same effective strength.
+
+    Example:
+        >>> x = torch.ones(2, 3, requires_grad=True)
+        >>> penalty, r1 = lazy_r1((2 * x).sum(dim=1), x, gamma=1.0, every=4)
+        >>> r1, penalty.item()
+        (12.0, 24.0)
+    """
+    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    r1 = grad.float().square().flatten(1).sum(dim=1).mean()
+    return r1 * (gamma / 2) * every, r1.item()
+
+
+def style_mixing_latent(z: torch.Tensor, num_latents: int, prob: float) -> tuple[torch.Tensor | None, int | None]:
+    """With probability ``prob`` a second z and a random cut layer in 1..num_latents-1, else (None, None).
+
+    StyleGAN2's style-mixing regulariser: two w's cut at a random layer keep styles separable.
+    """
+    if prob > 0 and torch.rand(()) < prob:
+        return torch.randn_like(z), int(torch.randint(1, num_latents, ()))
+    return None, None
+
+
 # VGG19 "features" layout (torchvision key names: features.<index>.weight), conv widths or "M" pools
 _VGG19 = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
 # indices of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 in that layout, and ESRGAN's layer weights

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 import torch
@@ -732,3 +732,22 @@ __all__ += [
     "nearest_neighbour_distances",
     "nearest_neighbour_indices",
 ]
+
+
+def generated_uint8(out: Any, count: int) -> torch.Tensor:
+    """A generator's output (tensor, list of tensors, or ``.images``) as uint8 (count, 3, H, W) on the CPU."""
+    out = getattr(out, "images", out)
+    if isinstance(out, (list, tuple)):
+        if not out or not all(isinstance(t, torch.Tensor) for t in out):
+            raise TypeError("The generator returned a list that is not of tensors; ask for output_type='pt'.")
+        out = torch.stack(list(out))
+    if not isinstance(out, torch.Tensor) or out.ndim != 4 or len(out) != count:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"The generator returned {shape}; expected {count} images as (N, 3, H, W).")
+    out = out.detach().cpu()
+    if out.dtype == torch.uint8:
+        return out
+    if not out.is_floating_point():
+        raise TypeError(f"Generated images must be float in [0, 1] or uint8, got {out.dtype}.")
+    # the PNG a user would save: clamp, then round to the 8-bit grid (as the pipeline's PIL output)
+    return out.float().clamp(0, 1).mul(255).round().to(torch.uint8)

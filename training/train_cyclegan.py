@@ -71,9 +71,6 @@ class CycleGANConfig(EngineConfig):
     val_count: int = 270  # test images per side for validation metrics
     # model card
     model_name: str = "cyclegan"
-    data_note: str = ""
-    hardware_note: str = ""
-    license: str = "other"
 
     # CycleGAN's optimiser and schedule as this recipe's defaults
     batch_size: int = 1

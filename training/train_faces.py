@@ -33,6 +33,7 @@ from training.config import EngineConfig, parse_cli
 from training.data import ImageBatchSampler, load_square_images, parse_crop_box
 from training.engine import Engine, StepOutput
 from training.evaluate_faces import face_metrics, sample_grid
+from training.losses import lazy_r1, style_mixing_latent
 
 
 @dataclass
@@ -63,9 +64,6 @@ class FacesConfig(EngineConfig):
     inception_weights: str = ""  # local pt_inception-2015-12-05 weights for feature "inception"
     # model card
     model_name: str = "faces"
-    data_note: str = ""
-    hardware_note: str = ""
-    license: str = "other"
 
     # StyleGAN2's optimiser settings as this recipe's defaults
     g_lr: float = 0.002
@@ -85,11 +83,7 @@ class StyleGAN2Loss:
     def _generate(self, G: nn.Module, batch_size: int, device: torch.device) -> torch.Tensor:
         cfg = self.config
         z = torch.randn(batch_size, cfg.style_dim, device=device)
-        mix_z = mix_layer = None
-        # style mixing regularisation: two ws cut at a random layer, so styles stay separable
-        if cfg.style_mixing_prob > 0 and torch.rand(()) < cfg.style_mixing_prob:
-            mix_z = torch.randn_like(z)
-            mix_layer = int(torch.randint(1, G_num_latents(G), ()))
+        mix_z, mix_layer = style_mixing_latent(z, G_num_latents(G), cfg.style_mixing_prob)
         return G(z, mix_z=mix_z, mix_layer=mix_layer, noise_mode="random")
 
     def discriminator_step(self, G, D, batch: torch.Tensor, step: int) -> StepOutput:
@@ -104,12 +98,9 @@ class StyleGAN2Loss:
         loss_fake = F.softplus(fake_logits).mean()  # -log(1 - sigmoid(D(fake)))
         loss = loss_real + loss_fake
         logs = {"Loss/D/real": loss_real.item(), "Loss/D/fake": loss_fake.item()}
-        if do_r1:
-            # R1: penalise D's gradient on real images; lazily, so scaled by the interval
-            (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
-            r1 = grad.float().square().sum(dim=(1, 2, 3)).mean()
-            loss = loss + r1 * (cfg.r1_gamma / 2) * cfg.r1_every
-            logs["Loss/D/r1"] = r1.item()
+        if do_r1:  # penalise D's gradient on real images; lazily, so scaled by the interval
+            penalty, logs["Loss/D/r1"] = lazy_r1(real_logits, real, cfg.r1_gamma, cfg.r1_every)
+            loss = loss + penalty
         self.augment.accumulate(real_logits)
         if cfg.augment == "ada" and (step + 1) % cfg.ada_interval == 0:
             r_t = self.augment.adjust(batch.shape[0] * cfg.ada_interval)

@@ -61,8 +61,6 @@ class SuperResConfig(EngineConfig):
     d_num_feat: int = 64
     # model card
     model_name: str = "superres"
-    data_note: str = ""  # one line for the model card: what the data is and its licence
-    hardware_note: str = ""  # one line for the model card: where and how long it trained
     license: str = "mit"
 
 

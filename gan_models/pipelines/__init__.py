@@ -2,6 +2,7 @@
 
 from .faces import FaceGANPipeline, FaceGANPipelineOutput, save_animation
 from .superres import SuperResolutionPipeline, SuperResolutionPipelineOutput
+from .text2image import TextToImageGANPipeline, TextToImageGANPipelineOutput
 from .translation import CycleGANPipeline, CycleGANPipelineOutput
 
 __all__ = [
@@ -11,5 +12,7 @@ __all__ = [
     "FaceGANPipelineOutput",
     "SuperResolutionPipeline",
     "SuperResolutionPipelineOutput",
+    "TextToImageGANPipeline",
+    "TextToImageGANPipelineOutput",
     "save_animation",
 ]

@@ -16,8 +16,6 @@ API (``gradio_client``); every argument is optional (the UI's defaults), ``model
 
 from __future__ import annotations
 
-import math
-import random
 import re
 from typing import Any
 
@@ -26,7 +24,15 @@ from PIL import Image
 
 from gan_models import FaceGANPipeline, save_animation
 from gan_models.pipelines.faces import MAX_SEED, STYLE_MIX_LEVELS, TRUNCATION_RANGE
-from gan_models.serving import download_folder, gpu, load_pipeline, model_label, number_in_range
+from gan_models.serving import (
+    clamped_count,
+    download_folder,
+    gpu,
+    load_pipeline,
+    model_label,
+    number_in_range,
+    seed_or_random,
+)
 
 __all__ = [
     "BUNDLED_MODELS",
@@ -74,43 +80,12 @@ celebrities, and the faces reflect that.
 # --------------------------------------------------------------------------------------------
 
 
-def _whole_number(value: Any, name: str) -> int:
-    """``value`` as an int, or gr.Error naming the input; accepts 3, 3.0 and "3"."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
-        return int(value)  # exact, even past float precision
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if isinstance(value, bool) or not math.isfinite(number) or number != int(number):
-        raise gr.Error(f"{name} must be a whole number, got {value!r}.")
-    return int(number)
-
-
 def _check_seed(value: Any, name: str = "seed") -> int:
-    """A seed in 0..MAX_SEED; empty means a random one. Out of range is an error, not a clamp:
-    a clamped seed is a different face from the one asked for, which would only confuse."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return random.randint(0, MAX_SEED)
-    seed = _whole_number(value, name)
-    if not 0 <= seed <= MAX_SEED:
-        raise gr.Error(f"{name} must be a whole number from 0 to {MAX_SEED}, got {value!r}.")
-    return seed
+    return seed_or_random(value, MAX_SEED, name, gr.Error)
 
 
 def _clamp_count(value: Any, name: str, low: int, high: int, default: int, notes: list[str]) -> int:
-    """A count clamped into ``low..high``; a clamp is shown (toast) and noted in the status line."""
-    if value is None:
-        return default
-    count = _whole_number(value, name)
-    clamped = min(max(count, low), high)
-    if clamped != count:
-        note = f"{name} {count} is outside {low} to {high}: used {clamped}."
-        gr.Warning(note)
-        notes.append(note)
-    return clamped
+    return clamped_count(value, name, low, high, default, notes, gr.Error, gr.Warning)
 
 
 def _check_truncation(value: Any) -> float:

@@ -32,7 +32,7 @@ from gan_models import CycleGANPipeline
 from gan_models.hub import CHECKPOINTS_DIR, bundled_models, resolve_model
 from gan_models.imaging import load_image, merge_alpha, save_png, split_alpha
 from gan_models.pipelines.translation import DIRECTIONS
-from gan_models.serving import default_max_pixels, download_folder, gpu, load_pipeline, model_label
+from gan_models.serving import default_max_pixels, download_folder, flag, gpu, load_pipeline, model_label
 
 __all__ = [
     "BUNDLED_MODELS",
@@ -174,14 +174,6 @@ def _check_direction(direction: Any, pipe: CycleGANPipeline, model: str) -> str:
     return matches[0]
 
 
-def _check_flag(value: Any, name: str) -> bool:
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", ""):
-        return value.strip().lower() == "true"
-    raise gr.Error(f"{name} must be true or false, got {value!r}.")
-
-
 def _load(model: str) -> CycleGANPipeline:
     """The cached pipeline; unknown names become a gr.Error. On ZeroGPU this runs outside the GPU slot."""
     try:
@@ -253,7 +245,7 @@ def translate(
     if not upload:
         raise gr.Error("Upload an image first.")
     model = _model_name(model)
-    sharpen = _check_flag(sharpen, "sharpen")
+    sharpen = flag(sharpen, "sharpen", gr.Error)
     try:
         source = load_image(upload, max_pixels=default_max_pixels())
     except ValueError as err:  # InvalidImageError / ImageTooLargeError, with what to do
