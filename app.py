@@ -22,6 +22,7 @@ FAMILIES = [
     ("Faces", "faces"),
     ("Translation", "translate"),
     ("Text to image", "text2image"),
+    ("GAN Lab", "ganlab"),
 ]
 
 

@@ -23,6 +23,12 @@ FAMILY_CHECKPOINTS = {
     "faces": ["faces-celeba64"],
     "translate": ["face2anime", "superres-x4-gan"],  # the SR model backs "sharpen large results"
     "text2image": ["anime-text2image", "superres-x4-gan"],  # the SR model backs "upscale ×4"
+    "ganlab": [],  # trains its toy GANs live, on the Space's CPU: no checkpoint
+}
+# library files beyond gan_models/ that a family's Space runs (explicit, no scanning by name): the
+# GAN Lab trains in the Space, with the benchmark's loop and the shared losses and metrics
+FAMILY_EXTRA_FILES = {
+    "ganlab": ["training/__init__.py", "training/losses.py", "training/mode_metrics.py", "training/toy_benchmark.py"],
 }
 _SKIP_PARTS = {"__pycache__", ".gradio", "flagged"}
 _SKIP_SUFFIXES = {".pyc", ".bin", ".pkl", ".pt", ".pth", ".ckpt"}
@@ -42,6 +48,7 @@ def space_files(family: str, with_checkpoints: bool = True) -> list[tuple[str, P
     if family not in FAMILY_CHECKPOINTS:
         raise ValueError(f"Unknown family {family!r}; choose one of {sorted(FAMILY_CHECKPOINTS)}.")
     files = _files(ROOT / "spaces" / family, "") + _files(ROOT / "gan_models", "gan_models/")
+    files += [(name, ROOT / name) for name in FAMILY_EXTRA_FILES.get(family, [])]
     if with_checkpoints:
         for name in FAMILY_CHECKPOINTS[family]:
             folder = ROOT / "checkpoints" / name

@@ -168,3 +168,27 @@ def test_text_to_image_in_the_browser(page, text2image_model_dir):
     assert "The prompt is empty" in page.locator(".toast-body.error").first.inner_text()
     page.locator(".toast-close").first.click()  # leave no error toast behind for a later test
     page.wait_for_function("() => document.querySelectorAll('.toast-body.error').length === 0")
+
+
+def test_ganlab_trains_and_streams_in_the_browser(page):
+    # 1. open the GAN Lab tab: the best recipe is preselected and its settings are filled in
+    page.get_by_role("tab", name="GAN Lab").click()
+    page.locator("#ganlab-run").wait_for(state="visible")
+    assert page.locator("#ganlab-run").count() == 1
+
+    # 2. a short run on the ring: type the steps, press Train
+    page.locator("#ganlab-dataset input").click()
+    page.get_by_role("option", name="ring8").click()
+    steps = page.locator("#ganlab-steps input[type=number]")
+    steps.fill("500")
+    steps.press("Enter")
+    page.locator("#ganlab-run").click()
+
+    # 3. the picture streams in and the status line ends with the final numbers
+    page.get_by_text("Done (final numbers on 2,500 samples).").wait_for(state="visible")
+    assert "step 500/500" in page.locator("#ganlab-status").inner_text()
+    sizes = decoded_image_sizes(page, "#ganlab-picture", at_least=1)
+    assert sizes[0][0] > 300 and sizes[0][1] > 300
+    assert page.locator(".toast-body.error").count() == 0  # no gr.Error toast
+    if os.environ.get("GAN_HUB_SCREENSHOT_GANLAB"):
+        page.screenshot(path=os.environ["GAN_HUB_SCREENSHOT_GANLAB"], full_page=True)

@@ -1,0 +1,440 @@
+"""GAN Lab Space: watch a GAN learn a 2-D distribution, collapse onto a few modes, and get fixed.
+
+``build()`` returns the whole Space as a ``gr.Blocks``; the hub (``app.py`` at the repository
+root) calls ``render()`` inside a tab instead, and the named endpoint ``/train_toy_gan`` keeps its
+name. Training happens in memory in ``training/toy_benchmark.py`` (the same loop as the benchmark
+CLI); this file only checks inputs, streams snapshots and draws them with Pillow (no plotting
+library: gradio already ships Pillow, and one picture per update is all we need).
+
+API (``gradio_client``); every argument is optional (the UI's defaults or the preset's values).
+The endpoint streams ``(picture, status)`` every ``UPDATE_EVERY`` steps::
+
+    from gradio_client import Client
+    client = Client("http://127.0.0.1:7860/")
+    job = client.submit("grid25", "vanilla", 2000, 0, api_name="/train_toy_gan")
+    for picture, status in job:  # one item per update; the last one has the final numbers
+        print(status)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from gan_models.toy2d import TOY_DATASETS, make_distribution
+from training.toy_benchmark import BEST_RECIPE, LOSSES, RECIPES, Snapshot, ToyGANTrainer, make_recipe
+
+__all__ = ["build", "recipe_fields", "render", "train_toy_gan"]
+
+MAX_STEPS = 20_000  # one request must not hold a shared CPU Space for long (about a minute at 2 cores)
+MAX_BATCH = 1024
+UPDATE_EVERY = 250  # steps between pictures: a few per second at CPU speed, smooth enough to watch
+MAX_UPDATES = 60  # longer runs update less often, so drawing stays a small share of the time
+PANEL = 420  # px, the square scatter panel of one run
+LOSS_HEIGHT = 140
+SURFACE_RESOLUTION = 64
+REAL_POINTS, FAKE_POINTS, ARROWS = 512, 512, 128
+COMPARE_CHOICES = ["none", *RECIPES]
+SPECTRAL_NORM_CHOICES = ["recipe", "on", "off"]
+COLLAPSE_STEPS = 8000  # "mode collapse vs fix": two runs of this many steps, well under a minute each
+
+HEADER = """
+# GAN Lab: watch a GAN learn, collapse, and get fixed
+Pick a 2-D target and a recipe and press **Train**. Every few hundred steps you see the real
+points (white), the generated points (red), the discriminator's score as a heat map (yellow:
+"looks real", purple: "looks fake"), the arrows along which the generator is being pushed
+(orange), and both losses. The grid of 25 Gaussians with the **vanilla** recipe shows the textbook
+failure, *mode collapse*: the generator covers a few modes and hops between them. **Mode collapse
+vs fix** trains it next to the best recipe, which covers all 25. The numbers follow PacGAN:
+modes captured, the share of high-quality samples (within 3 std of a mode) and the reverse KL
+between the generated mode histogram and uniform (0 is perfect).
+"""
+
+FOOTER = """
+Recipes combine a loss (non-saturating, WGAN-GP, hinge, LSGAN) with PacGAN packing (D judges
+several samples at once), spectral normalisation, the R1 penalty and unrolled D steps. The same
+loop runs from the command line as a benchmark: `python -m training.toy_benchmark --dataset grid25
+--recipe vanilla --seeds 0-9`. Everything runs on this machine's CPU; nothing is stored.
+"""
+
+# viridis-like heat map stops, from "fake" (0) to "real" (1)
+_HEAT = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], dtype=np.float32)
+_REAL, _FAKE, _ARROW = (255, 255, 255), (230, 40, 40), (255, 150, 30)
+_D_COLOUR, _G_COLOUR = (31, 119, 180), (214, 39, 40)
+
+
+# --------------------------------------------------------------------------------------------
+# input checks: API callers skip the widgets, so every value is checked again here
+# --------------------------------------------------------------------------------------------
+
+
+def _choice(value: Any, name: str, choices, default: str) -> str:
+    key = str(value).strip().lower() if value not in (None, "") else default
+    if key not in choices:
+        raise gr.Error(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+    return key
+
+
+def _number(value: Any, name: str, low: float, high: float, integer: bool = False) -> float | int | None:
+    """None for an empty value (the preset's), else the number in [low, high] or a gr.Error."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise gr.Error(f"{name} must be a number from {low:g} to {high:g}; got {value!r}.") from None
+    if not math.isfinite(number) or not low <= number <= high:
+        raise gr.Error(f"{name} must be from {low:g} to {high:g}; got {value!r}.")
+    if integer:
+        if not number.is_integer():
+            raise gr.Error(f"{name} must be a whole number from {low:g} to {high:g}; got {value!r}.")
+        return int(number)
+    return number
+
+
+def recipe_fields(recipe: str | None) -> tuple:
+    """The preset's values for the advanced controls (loss, pack, SN, R1, unroll, lr, β1, β2, batch, steps)."""
+    r = make_recipe(_choice(recipe, "recipe", RECIPES, BEST_RECIPE))
+    return (
+        r.loss,
+        r.pack,
+        "on" if r.spectral_norm else "off",
+        r.r1_gamma,
+        r.unrolled_steps,
+        r.d_lr,
+        r.beta1,
+        r.beta2,
+        r.batch_size,
+        r.steps,
+    )
+
+
+def _build_recipe(recipe, steps, loss, pack, spectral_norm, r1_gamma, unrolled_steps, lr, beta1, beta2, batch_size):
+    name = _choice(recipe, "recipe", RECIPES, BEST_RECIPE)
+    overrides: dict[str, Any] = {}
+    if loss not in (None, ""):
+        overrides["loss"] = _choice(loss, "loss", LOSSES, "nonsaturating")
+    for key, value in (
+        ("steps", _number(steps, "steps", 1, MAX_STEPS, integer=True)),
+        ("pack", _number(pack, "pack", 1, 8, integer=True)),
+        ("r1_gamma", _number(r1_gamma, "R1 γ", 0, 100)),
+        ("unrolled_steps", _number(unrolled_steps, "unrolled steps", 0, 10, integer=True)),
+        ("beta1", _number(beta1, "Adam β1", 0, 0.999)),
+        ("beta2", _number(beta2, "Adam β2", 0, 0.9999)),
+        ("batch_size", _number(batch_size, "batch size", 8, MAX_BATCH, integer=True)),
+    ):
+        if value is not None:
+            overrides[key] = value
+    learning_rate = _number(lr, "learning rate", 1e-6, 0.1)
+    if learning_rate is not None:
+        overrides["g_lr"] = overrides["d_lr"] = learning_rate
+    sn = str(spectral_norm).strip().lower() if spectral_norm not in (None, "") else "recipe"
+    if sn in ("on", "true", "off", "false"):
+        overrides["spectral_norm"] = sn in ("on", "true")
+    elif sn != "recipe":
+        raise gr.Error(f"spectral_norm must be recipe, on or off; got {spectral_norm!r}.")
+    preset = make_recipe(name)
+    pack_size = overrides.get("pack", preset.pack)
+    batch = overrides.get("batch_size", preset.batch_size)
+    if batch % pack_size:  # D judges whole packs: round the batch down to a multiple of pack
+        overrides["batch_size"] = max(pack_size, batch // pack_size * pack_size)
+    try:
+        return name, make_recipe(name, **overrides)
+    except ValueError as err:
+        raise gr.Error(str(err)) from err
+
+
+# --------------------------------------------------------------------------------------------
+# drawing (Pillow): one panel per run, a heat map with points and arrows over a loss plot
+# --------------------------------------------------------------------------------------------
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has one bitmap size only
+        return ImageFont.load_default()
+
+
+def _heat_colours(values: np.ndarray) -> np.ndarray:
+    """(H, W) values in [0, 1] -> (H, W, 3) uint8 through the viridis-like stops."""
+    position = np.clip(values, 0, 1) * (len(_HEAT) - 1)
+    low = np.minimum(np.floor(position).astype(int), len(_HEAT) - 2)
+    frac = (position - low)[..., None]
+    return (_HEAT[low] * (1 - frac) + _HEAT[low + 1] * frac).astype(np.uint8)
+
+
+def _loss_plot(d_losses: list[float], g_losses: list[float], width: int, height: int) -> Image.Image:
+    """Both losses over the steps so far (moving average over ~1% of the run, at most 300 points)."""
+    image = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    font = _font(12)
+    left, right, top, bottom = 44, width - 8, 8, height - 18
+    draw.rectangle([left, top, right, bottom], outline=(180, 180, 180))
+    if not d_losses:
+        draw.text((left + 8, top + 8), "losses appear here", fill=(120, 120, 120), font=font)
+        return image
+    curves = []
+    for values in (d_losses, g_losses):
+        arr = np.asarray(values, dtype=np.float64)
+        window = max(1, len(arr) // 100)
+        smooth = np.convolve(arr, np.ones(window) / window, mode="valid")
+        index = np.linspace(0, len(smooth) - 1, min(300, len(smooth))).astype(int)
+        curves.append((index, smooth[index]))
+    low = min(float(c[1].min()) for c in curves)
+    high = max(float(c[1].max()) for c in curves)
+    span = max(high - low, 1e-6)
+    steps = max(1, len(d_losses) - 1)
+    for (index, values), colour in zip(curves, (_D_COLOUR, _G_COLOUR)):
+        xs = left + index / steps * (right - left)
+        ys = bottom - (values - low) / span * (bottom - top)
+        points = list(zip(xs.tolist(), ys.tolist()))
+        if len(points) > 1:
+            draw.line(points, fill=colour, width=2)
+    draw.text((2, top), f"{high:.3g}", fill=(90, 90, 90), font=font)
+    draw.text((2, bottom - 12), f"{low:.3g}", fill=(90, 90, 90), font=font)
+    draw.text((left, bottom + 3), "step 0", fill=(90, 90, 90), font=font)
+    draw.text((right - 70, bottom + 3), f"step {len(d_losses)}", fill=(90, 90, 90), font=font)
+    for offset, label, colour in ((90, "D loss", _D_COLOUR), (170, "G loss", _G_COLOUR)):
+        draw.line([(left + offset, bottom + 10), (left + offset + 14, bottom + 10)], fill=colour, width=2)
+        draw.text((left + offset + 18, bottom + 3), label, fill=colour, font=font)
+    return image
+
+
+def _metrics_line(snapshot: Snapshot, modes_total: int | None) -> str:
+    m = snapshot.metrics
+    if m is None:
+        return "no modes to count on this target"
+    return f"modes {m.modes}/{modes_total} · HQ {100 * m.high_quality:.1f}% · KL {m.reverse_kl:.3f}"
+
+
+def draw_run(trainer: ToyGANTrainer, snapshot: Snapshot, title: str, real: np.ndarray) -> Image.Image:
+    """One run's picture: the D heat map, real and generated points, G's arrows, the losses."""
+    data = trainer.data
+    extent = data.extent
+    font = _font(14)
+
+    def to_px(points: np.ndarray) -> np.ndarray:
+        return (np.stack([points[:, 0], -points[:, 1]], axis=1) + extent) / (2 * extent) * PANEL
+
+    # 1. heat map of D's score, upsampled smoothly to the panel
+    surface = trainer.decision_surface(SURFACE_RESOLUTION, context=snapshot.fake)
+    panel = Image.fromarray(_heat_colours(surface)).resize((PANEL, PANEL), Image.Resampling.BILINEAR)
+    draw = ImageDraw.Draw(panel)
+    # 2. real points, then generated points and the arrows that push them
+    for x, y in to_px(real):
+        draw.ellipse([x - 1.5, y - 1.5, x + 1.5, y + 1.5], fill=_REAL)
+    fake_px = to_px(snapshot.fake)
+    arrows = snapshot.arrows[:ARROWS]
+    norms = np.linalg.norm(arrows, axis=1)
+    scale = 0.06 * PANEL / max(float(norms.max()) if len(norms) else 0.0, 1e-12)
+    for (x, y), (dx, dy) in zip(fake_px[:ARROWS], arrows):
+        end = (x + dx * scale, y - dy * scale)
+        draw.line([(x, y), end], fill=_ARROW, width=1)
+    for x, y in fake_px:
+        draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=_FAKE, outline=(60, 0, 0))
+    # 3. title and numbers above, losses below
+    modes_total = None if data.means is None else len(data.means)
+    header = Image.new("RGB", (PANEL, 44), (255, 255, 255))
+    hdraw = ImageDraw.Draw(header)
+    hdraw.text((6, 4), f"{title} · step {snapshot.step}/{snapshot.steps}", fill=(0, 0, 0), font=font)
+    hdraw.text((6, 23), _metrics_line(snapshot, modes_total), fill=(60, 60, 60), font=font)
+    out = Image.new("RGB", (PANEL, 44 + PANEL + LOSS_HEIGHT), (255, 255, 255))
+    out.paste(header, (0, 0))
+    out.paste(panel, (0, 44))
+    out.paste(_loss_plot(snapshot.d_losses, snapshot.g_losses, PANEL, LOSS_HEIGHT), (0, 44 + PANEL))
+    return out
+
+
+def _side_by_side(images: list[Image.Image]) -> Image.Image:
+    gap = 12
+    out = Image.new("RGB", (sum(i.width for i in images) + gap * (len(images) - 1), images[0].height), "white")
+    x = 0
+    for image in images:
+        out.paste(image, (x, 0))
+        x += image.width + gap
+    return out
+
+
+def _status(runs: list[tuple[str, ToyGANTrainer, Snapshot]], done: bool) -> str:
+    lines = []
+    for name, trainer, snapshot in runs:
+        modes_total = None if trainer.data.means is None else len(trainer.data.means)
+        speed = f"{snapshot.step / snapshot.seconds:.0f} steps/s" if snapshot.seconds > 0 else "starting"
+        lines.append(
+            f"**{name}**: step {snapshot.step}/{snapshot.steps}, {speed}; {_metrics_line(snapshot, modes_total)}"
+        )
+    head = "Done (final numbers on 2,500 samples)." if done else "Training…"
+    return " \n".join([head, *lines])
+
+
+# --------------------------------------------------------------------------------------------
+# handler
+# --------------------------------------------------------------------------------------------
+
+
+def train_toy_gan(
+    dataset: str | None,
+    recipe: str | None,
+    steps: int | None,
+    seed: int | None,
+    loss: str | None = None,
+    pack: int | None = None,
+    spectral_norm: str | bool | None = None,
+    r1_gamma: float | None = None,
+    unrolled_steps: int | None = None,
+    lr: float | None = None,
+    beta1: float | None = None,
+    beta2: float | None = None,
+    batch_size: int | None = None,
+    compare: str | None = None,
+):
+    """Train a toy GAN and stream pictures; the ``/train_toy_gan`` endpoint (a generator).
+
+    Args:
+        dataset: grid25 (default), ring8, moons or spiral.
+        recipe: a preset (vanilla, pacgan4, wgan-gp, hinge-sn, lsgan, unrolled5, best; default best).
+        steps: generator steps, 1 to 20,000 (empty: the preset's budget).
+        seed: 0 to 2**31 - 1 (default 0); the same inputs give the same run.
+        loss, pack, spectral_norm ("recipe", "on" or "off"), r1_gamma, unrolled_steps, lr (G and D),
+            beta1, beta2, batch_size: override the preset (empty: the preset's value).
+        compare: another preset trained side by side on the same data and seed with its own
+            settings ("none" or empty: no comparison).
+
+    Yields:
+        ``(picture, status)`` after step 0 and every few hundred steps; the last one carries
+        the final numbers (modes, % high quality, reverse KL on 2,500 samples).
+
+    Raises:
+        gr.Error: an unknown dataset or recipe, a value out of range.
+    """
+    # 1. check every input at the door
+    dataset = _choice(dataset, "dataset", TOY_DATASETS, "grid25")
+    seed_value = _number(seed, "seed", 0, 2**31 - 1, integer=True)
+    seed_value = 0 if seed_value is None else seed_value
+    name, main = _build_recipe(
+        recipe, steps, loss, pack, spectral_norm, r1_gamma, unrolled_steps, lr, beta1, beta2, batch_size
+    )
+    preset = make_recipe(name)
+    same = dataclasses.replace(main, steps=preset.steps) == preset  # another budget is still the preset
+    runs = [(name if same else f"{name} (modified)", main)]
+    other = _choice(compare, "compare", COMPARE_CHOICES, "none")
+    if other != "none":
+        other_recipe = make_recipe(other)
+        if steps not in (None, ""):
+            other_recipe = dataclasses.replace(other_recipe, steps=main.steps)
+        runs.append((other, other_recipe))
+
+    # 2. one trainer per run, the same real points drawn under each
+    trainers = [(label, ToyGANTrainer(dataset, r, seed_value)) for label, r in runs]
+    real = make_distribution(dataset).sample(REAL_POINTS, torch.Generator().manual_seed(seed_value)).numpy()
+    longest = max(r.steps for _, r in runs)
+    every = max(UPDATE_EVERY, math.ceil(longest / MAX_UPDATES / 50) * 50)
+
+    # 3. train in chunks of `every` steps, yielding a picture after each (Stop cancels between chunks)
+    def frame(done: bool):
+        shots = [(label, t, t.snapshot(FAKE_POINTS)) for label, t in trainers]
+        title = f"{dataset} · " if len(shots) == 1 else ""
+        images = [draw_run(t, s, f"{title}{label}", real) for label, t, s in shots]
+        return (images[0] if len(images) == 1 else _side_by_side(images)), _status(shots, done)
+
+    yield frame(False)
+    while any(t.step < t.recipe.steps for _, t in trainers):
+        for _, t in trainers:
+            try:
+                t.train_steps(every)
+            except FloatingPointError as err:
+                raise gr.Error(str(err)) from err
+        yield frame(all(t.step >= t.recipe.steps for _, t in trainers))
+
+
+# --------------------------------------------------------------------------------------------
+# layout
+# --------------------------------------------------------------------------------------------
+
+
+def render() -> None:
+    """Create the Space's components and its ``/train_toy_gan`` event inside the open gradio context.
+
+    The hub calls this inside a ``gr.Tab`` (see the super-resolution ``render()`` for why not
+    ``build()``). The event runs with ``preprocess=False`` so that out-of-range or non-numeric
+    API inputs reach our checks, which explain, instead of gradio's generic bounds error.
+    """
+    gr.Markdown(HEADER)
+    with gr.Row():
+        with gr.Column(scale=1):
+            dataset = gr.Dropdown(
+                list(TOY_DATASETS), value="grid25", label="Target distribution", elem_id="ganlab-dataset"
+            )
+            recipe = gr.Dropdown(list(RECIPES), value=BEST_RECIPE, label="Recipe", elem_id="ganlab-recipe")
+            compare = gr.Dropdown(
+                COMPARE_CHOICES,
+                value="none",
+                label="Compare with",
+                info="Train a second recipe side by side.",
+                elem_id="ganlab-compare",
+            )
+            # Empty settings mean "the preset's value", for API callers too (gradio_client sends
+            # the components' defaults for arguments it is not given); choosing a recipe fills them in.
+            with gr.Row():
+                steps = gr.Number(
+                    value=None,
+                    label="Steps (empty: the recipe's)",
+                    precision=0,
+                    minimum=1,
+                    maximum=MAX_STEPS,
+                    elem_id="ganlab-steps",
+                )
+                seed = gr.Number(value=0, label="Seed", precision=0, minimum=0, elem_id="ganlab-seed")
+            with gr.Accordion("Recipe settings (empty: the recipe's value)", open=False):
+                loss = gr.Dropdown(list(LOSSES), value=None, label="Loss", elem_id="ganlab-loss")
+                pack = gr.Number(value=None, label="PacGAN packing (samples per D decision, 1 to 8)", precision=0)
+                spectral_norm = gr.Dropdown(SPECTRAL_NORM_CHOICES, value="recipe", label="Spectral norm on D")
+                r1_gamma = gr.Number(value=None, label="R1 γ (0 = off)", minimum=0)
+                unrolled_steps = gr.Number(value=None, label="Unrolled D steps (0 to 10)", precision=0)
+                lr = gr.Number(value=None, label="Learning rate (G and D)")
+                with gr.Row():
+                    beta1 = gr.Number(value=None, label="Adam β1")
+                    beta2 = gr.Number(value=None, label="Adam β2")
+                batch_size = gr.Number(value=None, label="Batch size (8 to 1024)", precision=0)
+            with gr.Row():
+                run = gr.Button("Train", variant="primary", elem_id="ganlab-run")
+                stop = gr.Button("Stop", variant="stop", elem_id="ganlab-stop")
+            collapse = gr.Button("Mode collapse vs fix (grid25: vanilla next to best)", elem_id="ganlab-collapse")
+        with gr.Column(scale=2):
+            picture = gr.Image(label="Training", type="pil", format="png", interactive=False, elem_id="ganlab-picture")
+            status = gr.Markdown(elem_id="ganlab-status")
+    gr.Markdown(FOOTER)
+
+    advanced = [loss, pack, spectral_norm, r1_gamma, unrolled_steps, lr, beta1, beta2, batch_size, steps]
+    inputs = [dataset, recipe, steps, seed, loss, pack, spectral_norm, r1_gamma, unrolled_steps, lr, beta1, beta2]
+    inputs += [batch_size, compare]
+    # a preset fills the settings it stands for (kept out of the API: /train_toy_gan takes the names)
+    recipe.input(recipe_fields, inputs=[recipe], outputs=advanced, api_visibility="private")
+    train_event = run.click(
+        train_toy_gan,
+        inputs=inputs,
+        outputs=[picture, status],
+        api_name="train_toy_gan",
+        preprocess=False,
+    )
+    collapse_event = collapse.click(
+        lambda: ("grid25", "vanilla", "best", *recipe_fields("vanilla")[:-1], COLLAPSE_STEPS),  # same budget
+        outputs=[dataset, recipe, compare, *advanced],
+        api_visibility="private",
+    ).then(train_toy_gan, inputs=inputs, outputs=[picture, status], preprocess=False, api_visibility="private")
+    stop.click(None, cancels=[train_event, collapse_event], api_visibility="private")
+
+
+def build() -> gr.Blocks:
+    """The GAN Lab as a standalone ``gr.Blocks``; ``build().launch()`` serves it."""
+    with gr.Blocks(title="GAN Lab · GAN demo hub") as demo:
+        render()
+    demo.queue(default_concurrency_limit=1)  # one training at a time: the CPU is the bottleneck
+    return demo

@@ -1,0 +1,104 @@
+"""The hub's GAN Lab tab through its public API, as a gradio_client user sees it.
+
+One hub server for the module (conftest's ``hub_url``); the runs are a few hundred steps of the
+default networks, so each takes a second or two on a CPU.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from the test server
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("gradio_client")
+from gradio_client.exceptions import AppError
+
+from tests.conftest import ROOT
+
+PARAMETERS = [
+    "dataset",
+    "recipe",
+    "steps",
+    "seed",
+    "loss",
+    "pack",
+    "spectral_norm",
+    "r1_gamma",
+    "unrolled_steps",
+    "lr",
+    "beta1",
+    "beta2",
+    "batch_size",
+    "compare",
+]
+
+
+def test_ganlab_endpoint_is_named_in_the_hub(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert [p["parameter_name"] for p in endpoints["/train_toy_gan"]["parameters"]] == PARAMETERS
+    # the recipe settings start empty (None: "the preset's value"); leaving them out works, see below
+    defaults = {p["parameter_name"]: p["parameter_has_default"] for p in endpoints["/train_toy_gan"]["parameters"]}
+    assert defaults["dataset"] and defaults["recipe"] and defaults["seed"] and defaults["compare"]
+    assert "/upscale" in endpoints  # the other families' endpoints are untouched
+
+
+def test_standalone_space_builds_with_one_public_endpoint():
+    from app import load_family_ui
+
+    demo = load_family_ui("ganlab").build()
+    assert [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"] == ["train_toy_gan"]
+
+
+def test_training_streams_pictures_and_ends_with_the_numbers(client):
+    job = client.submit("ring8", "vanilla", 500, 0, batch_size=64, api_name="/train_toy_gan")
+    picture, status = job.result(timeout=60)
+    updates = job.outputs()
+    assert len(updates) >= 2  # step 0, then every 250 steps: at least one streamed update before the end
+    assert "step 0/500" in updates[0][1] and "step 500/500" in status
+    assert status.startswith("Done") and "modes" in status and "/8" in status and "KL" in status
+    with Image.open(picture) as image:
+        assert image.format == "PNG" and image.width > 300 and image.height > 300
+
+
+def test_compare_draws_two_runs_side_by_side(client):
+    picture, status = client.predict("grid25", "vanilla", 250, 1, compare="pacgan4", api_name="/train_toy_gan")
+    # arguments left out are the presets' own values, not another preset's (the UI's fields start empty)
+    assert "**vanilla**" in status and "**pacgan4**" in status
+    with Image.open(picture) as image:
+        assert image.width > 2 * image.height * 0.7  # two panels next to each other
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"dataset": "swiss-roll"}, "dataset must be one of grid25, ring8"),
+        ({"recipe": "magic"}, "recipe must be one of vanilla"),
+        ({"steps": 10**6}, "steps must be from 1 to 20000"),
+        ({"pack": 2.5}, "pack must be a whole number"),
+        ({"lr": "fast"}, "learning rate must be a number"),
+        ({"spectral_norm": "maybe"}, "spectral_norm must be recipe, on or off"),
+    ],
+)
+def test_bad_inputs_are_clear_errors(client, kwargs, message):
+    args = {"dataset": "ring8", "recipe": "vanilla", "steps": 10, "seed": 0, **kwargs}
+    with pytest.raises(AppError, match=message):
+        client.predict(**args, api_name="/train_toy_gan")
+
+
+def test_deploy_ships_the_lab_without_checkpoints():
+    spec = importlib.util.spec_from_file_location("gan_hub_deploy", ROOT / "spaces" / "deploy.py")
+    deploy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(deploy)
+    assert deploy.FAMILY_CHECKPOINTS["ganlab"] == []
+    paths = {dest for dest, _ in deploy.space_files("ganlab", with_checkpoints=True)}
+    assert {"app.py", "ui.py", "README.md", "requirements.txt", "gan_models/toy2d.py"} <= paths
+    assert {"training/toy_benchmark.py", "training/losses.py", "training/mode_metrics.py"} <= paths
+    assert not any(p.startswith("checkpoints/") for p in paths)
+    readme = (Path(ROOT) / "spaces" / "ganlab" / "README.md").read_text()
+    assert 'sdk_version: "6.31.0"' in readme and "app_file: app.py" in readme
