@@ -10,7 +10,6 @@ from seed ``seed + i``, so asking for more images never changes the first ones.
 
 from __future__ import annotations
 
-import copy
 import math
 import numbers
 import os
@@ -28,6 +27,7 @@ from ..errors import GanModelsError
 from ..faces import StyleGAN2Generator
 from ..hub import model_label
 from ..imaging import mark_ai_generated
+from ._float_copy import cached_float_copy, weights_key
 
 __all__ = [
     "MAX_FRAMES",
@@ -202,13 +202,10 @@ class FaceGANPipeline(DiffusionPipeline):
         counters, so ``.to()``, ``.half()`` or ``load_state_dict`` all invalidate it.
         """
         g = self.stylegan
-        key = (id(g), g.device, g.dtype, tuple(t._version for t in (*g.parameters(), *g.buffers())))
+        key = weights_key(g)
         if self._runner_cache is not None and self._runner_cache[0] == key:
             return self._runner_cache[1], self._runner_cache[2]
-        model = g
-        if g.device.type == "cpu" and g.dtype != torch.float32:
-            # CPU half convolutions are slow or missing; .float(): no diffusers dtype warning
-            model = copy.deepcopy(g).float()
+        model = cached_float_copy(g, {}) if g.device.type == "cpu" and g.dtype != torch.float32 else g
         w_avg = model.mean_latent(_MEAN_LATENT_SAMPLES, seed=0)
         self._runner_cache = (key, model, w_avg)
         return model, w_avg

@@ -17,7 +17,6 @@ noise mode), so asking for more images never changes the first ones.
 
 from __future__ import annotations
 
-import copy
 import functools
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from ..hub import model_label
 from ..imaging import mark_ai_generated
 from ..text2image import TextToImageGenerator
 from ..text_encoding import DEFAULT_TEXT_ENCODER, SentenceEncoder, check_prompt
+from ._float_copy import cached_float_copy
 from .faces import MAX_SEED, NOISE_MODES, _check_choice, _check_int, _check_seed, _check_truncation
 
 __all__ = ["MAX_IMAGES", "TextToImageGANPipeline", "TextToImageGANPipelineOutput", "load_text_encoder"]
@@ -95,7 +95,7 @@ class TextToImageGANPipeline(DiffusionPipeline):
             raise TypeError(f"generator must be a TextToImageGenerator, got {type(generator).__name__}.")
         self.register_modules(generator=generator)
         self.register_to_config(text_encoder_name=text_encoder_name)
-        self._runner_cache: tuple | None = None
+        self._float_copies: dict = {}
 
     @property
     def resolution(self) -> int:
@@ -116,12 +116,7 @@ class TextToImageGANPipeline(DiffusionPipeline):
     def _runner(self) -> TextToImageGenerator:
         """The module that computes: an fp32 copy of a half model on the CPU (cached until weights change)."""
         g = self.generator
-        key = (id(g), g.device, g.dtype, tuple(t._version for t in (*g.parameters(), *g.buffers())))
-        if self._runner_cache is not None and self._runner_cache[0] == key:
-            return self._runner_cache[1]
-        model = copy.deepcopy(g).float() if g.device.type == "cpu" and g.dtype != torch.float32 else g
-        self._runner_cache = (key, model)
-        return model
+        return cached_float_copy(g, self._float_copies) if g.device.type == "cpu" and g.dtype != torch.float32 else g
 
     def encode_prompt(self, prompt: str) -> torch.Tensor:
         """The generator's text code (1, style_dim) for one checked prompt."""

@@ -14,7 +14,6 @@ default the image is translated with its shorter side at ``train_size`` and resi
 
 from __future__ import annotations
 
-import copy
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from ..hub import model_label
 from ..imaging import ImageSource, load_image, mark_ai_generated, merge_alpha, pil_to_tensor, split_alpha, tensor_to_pil
 from ..tiling import tiled_upscale
 from ..translation import SIZE_MULTIPLE, ResnetGenerator
+from ._float_copy import cached_float_copy
 from .superres import SuperResolutionPipeline
 
 __all__ = [
@@ -202,12 +202,7 @@ class CycleGANPipeline(DiffusionPipeline):
 
     def _fp32(self, direction: str, generator: ResnetGenerator) -> ResnetGenerator:
         """A float32 copy of a half generator, cached until the module or its weights change."""
-        key = (id(generator), generator.device, generator.dtype, tuple(p._version for p in generator.parameters()))
-        cached = self._fp32_cache.get(direction)
-        if cached is None or cached[0] != key:
-            cached = (key, copy.deepcopy(generator).float())  # .float(): no diffusers dtype warning
-            self._fp32_cache[direction] = cached
-        return cached[1]
+        return cached_float_copy(generator, self._fp32_cache, direction)
 
     def _work_size(self, width: int, height: int, resolution: str) -> tuple[int, int]:
         """The size the generator sees: the input's, or shrunk so the shorter side is train_size."""
