@@ -12,6 +12,8 @@ Targets (as in the mode-collapse literature: VEEGAN, PacGAN Sec. 5.1):
 
 The first two are mixtures with known modes (``ToyDistribution.means``), which the mode-coverage
 metrics of ``training/mode_metrics.py`` need; the last two have no modes and are for watching only.
+:func:`distribution_from_points` turns any point set (the GAN Lab's drawing pad) into a target:
+each sample is one of the points plus a little noise.
 
 Example:
     >>> import torch
@@ -37,10 +39,13 @@ __all__ = [
     "ToyDiscriminator",
     "ToyDistribution",
     "ToyGenerator",
+    "distribution_from_points",
     "make_distribution",
 ]
 
 TOY_DATASETS = ("grid25", "ring8", "moons", "spiral")
+MAX_POINTS = 5000  # a drawn target needs no more; a bigger set only costs memory
+POINTS_RADIUS = 3.0  # a point set is centred and scaled to fit this radius (the scale of the other targets)
 
 
 @dataclass(frozen=True)
@@ -48,25 +53,28 @@ class ToyDistribution:
     """A 2-D target distribution that draws seeded samples.
 
     Attributes:
-        name: one of ``TOY_DATASETS``.
+        name: one of ``TOY_DATASETS``, or "points" for :func:`distribution_from_points`.
         means: ``(K, 2)`` mode centres for mixtures of K equal-weight isotropic Gaussians, else None.
         std: the per-axis standard deviation of each mixture component (or the noise of the curve).
         extent: half-width of a square view that holds the distribution with a margin (for plots).
+        points: ``(N, 2)`` anchors of a point-set target (sampled uniformly, plus noise), else None.
     """
 
     name: str
     means: torch.Tensor | None
     std: float
     extent: float
+    points: torch.Tensor | None = None
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` float32 points ``(n, 2)``, a function of ``generator``'s state only (CPU)."""
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}.")
-        if self.means is not None:
-            # 1. pick a component uniformly, 2. add isotropic noise around its mean
-            index = torch.randint(len(self.means), (n,), generator=generator)
-            return self.means[index] + self.std * torch.randn(n, 2, generator=generator)
+        anchors = self.means if self.means is not None else self.points
+        if anchors is not None:
+            # 1. pick a component (or a drawn point) uniformly, 2. add isotropic noise around it
+            index = torch.randint(len(anchors), (n,), generator=generator)
+            return anchors[index] + self.std * torch.randn(n, 2, generator=generator)
         if self.name == "moons":
             # two half circles of radius 1, the second shifted by (1, -0.5) and flipped; scaled x2, centred
             t = math.pi * torch.rand(n, generator=generator)
@@ -105,6 +113,45 @@ def make_distribution(name: str) -> ToyDistribution:
     if key == "spiral":
         return ToyDistribution("spiral", None, 0.05, 4.0)
     raise ValueError(f"Unknown toy distribution {name!r}; choose one of {', '.join(TOY_DATASETS)}.")
+
+
+def distribution_from_points(points, std: float = 0.05) -> ToyDistribution:
+    """A target made of a 2-D point set: centred, scaled to fit a radius of 3, each sample a point + noise.
+
+    Args:
+        points: ``(N, 2)`` coordinates (any array-like, any scale; y up), 2 <= N <= 5,000 after
+            dropping non-finite rows. Drawn strokes give points along the strokes.
+        std: per-axis noise around each point, in the scaled units.
+
+    Raises:
+        ValueError: not (N, 2), fewer than 2 finite points, all points the same, too many points.
+
+    Example:
+        >>> data = distribution_from_points([[0, 0], [10, 0], [10, 10]])
+        >>> float(data.points.abs().max())
+        3.0
+        >>> data.sample(5, torch.Generator().manual_seed(0)).shape
+        torch.Size([5, 2])
+    """
+    try:
+        xy = torch.as_tensor(points, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"Points must be numbers in N rows of (x, y); {err}") from None
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError(f"Points must be N rows of (x, y), got shape {tuple(xy.shape)}.")
+    xy = xy[torch.isfinite(xy).all(dim=1)]
+    if len(xy) < 2:
+        raise ValueError(f"A target needs at least 2 points, got {len(xy)}.")
+    if len(xy) > MAX_POINTS:
+        raise ValueError(f"A target takes at most {MAX_POINTS} points, got {len(xy)}.")
+    centre = (xy.max(dim=0).values + xy.min(dim=0).values) / 2
+    radius = float((xy - centre).abs().max())
+    if radius == 0:
+        raise ValueError("All points are at the same place; draw or give points that spread out.")
+    if not math.isfinite(std) or std <= 0:
+        raise ValueError(f"std must be > 0, got {std}.")
+    scaled = (xy - centre) * (POINTS_RADIUS / radius)
+    return ToyDistribution("points", None, float(std), POINTS_RADIUS + 1.0, scaled)
 
 
 def _mlp(dims: list[int], spectral: bool = False, activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:

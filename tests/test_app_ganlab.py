@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("gradio_client")
+import numpy as np
 from gradio_client.exceptions import AppError
 
 from tests.conftest import ROOT
@@ -36,6 +37,7 @@ PARAMETERS = [
     "beta2",
     "batch_size",
     "compare",
+    "points",
 ]
 
 
@@ -89,6 +91,48 @@ def test_bad_inputs_are_clear_errors(client, kwargs, message):
     args = {"dataset": "ring8", "recipe": "vanilla", "steps": 10, "seed": 0, **kwargs}
     with pytest.raises(AppError, match=message):
         client.predict(**args, api_name="/train_toy_gan")
+
+
+def test_a_drawn_target_trains_from_its_points(client):
+    heart = "\n".join(
+        f"{16 * np.sin(t) ** 3:.3f}, {13 * np.cos(t) - 5 * np.cos(2 * t):.3f}" for t in np.linspace(0, 6.2, 60)
+    )
+    picture, status = client.predict("drawn", "best", 250, 0, points=heart, api_name="/train_toy_gan")
+    assert status.startswith("Done") and "no modes to count" in status
+    with Image.open(picture) as image:
+        assert image.format == "PNG"
+
+
+@pytest.mark.parametrize(
+    "points, message",
+    [
+        ("", "has no points: draw on the pad"),
+        ("1, 2\n3, x", "found 'x'"),
+        ("1, 2, 3", "odd count"),
+        ("1, 1\n1, 1", "same place"),
+    ],
+)
+def test_a_drawn_target_without_usable_points_is_a_clear_error(client, points, message):
+    with pytest.raises(AppError, match=message):
+        client.predict("drawn", "best", 10, 0, points=points, api_name="/train_toy_gan")
+
+
+def test_a_drawing_becomes_points_on_either_background():
+    from spaces.ganlab.ui import drawing_to_points, parse_points
+
+    transparent = np.zeros((40, 60, 4), np.uint8)  # the pad's own layer: strokes are the only visible pixels
+    transparent[10, 5:55] = (0, 0, 0, 255)
+    white = np.full((40, 60, 4), 255, np.uint8)  # a composite on an opaque white canvas
+    white[5:35, 30] = (0, 0, 0, 255)
+    horizontal = parse_points(drawing_to_points({"composite": transparent}))
+    vertical = parse_points(drawing_to_points({"composite": white}))
+    assert horizontal.shape == (50, 2) and set(horizontal[:, 1]) == {-10}  # y up: row 10 -> y = -10
+    assert vertical.shape == (30, 2) and set(vertical[:, 0]) == {30}
+    assert drawing_to_points({"composite": np.zeros((8, 8, 4), np.uint8)}) == ""
+    assert drawing_to_points(None) == ""
+    many = np.zeros((200, 200, 4), np.uint8)
+    many[..., 3] = 255  # a black, opaque square: more stroke pixels than a target needs
+    assert len(drawing_to_points({"composite": many}).splitlines()) == 1500
 
 
 def test_deploy_ships_the_lab_without_checkpoints():

@@ -175,6 +175,8 @@ def test_ganlab_trains_and_streams_in_the_browser(page):
     page.get_by_role("tab", name="GAN Lab").click()
     page.locator("#ganlab-run").wait_for(state="visible")
     assert page.locator("#ganlab-run").count() == 1
+    # (an empty number box would show and send 0: the form must open with the preset's values)
+    page.wait_for_function("() => document.querySelector('#ganlab-steps input').value === '16000'")
 
     # 2. a short run on the ring: type the steps, press Train
     page.locator("#ganlab-dataset input").click()
@@ -192,3 +194,45 @@ def test_ganlab_trains_and_streams_in_the_browser(page):
     assert page.locator(".toast-body.error").count() == 0  # no gr.Error toast
     if os.environ.get("GAN_HUB_SCREENSHOT_GANLAB"):
         page.screenshot(path=os.environ["GAN_HUB_SCREENSHOT_GANLAB"], full_page=True)
+
+
+def test_ganlab_drawn_target_and_the_collapse_preset_in_the_browser(page):
+    page.get_by_role("tab", name="GAN Lab").click()
+    page.locator("#ganlab-run").wait_for(state="visible")
+
+    # 1. draw a stroke on the pad: the points box fills in and the target becomes "drawn"
+    page.locator("#ganlab-draw").get_by_text("Draw your own target").click()
+    page.locator("#ganlab-sketch button[aria-label=Brush]").click()
+    canvas = page.locator("#ganlab-sketch canvas").first
+    canvas.wait_for(state="visible")
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.3)
+    page.mouse.down()
+    for i in range(1, 21):
+        page.mouse.move(box["x"] + box["width"] * (0.2 + 0.03 * i), box["y"] + box["height"] * (0.3 + 0.02 * i))
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelector('#ganlab-points textarea').value.split('\\n').length > 20")
+    assert page.locator("#ganlab-dataset input").input_value() == "drawn"
+
+    # 2. train on it for a few hundred steps
+    steps = page.locator("#ganlab-steps input[type=number]")
+    steps.fill("250")
+    steps.press("Enter")
+    page.locator("#ganlab-run").click()
+    page.get_by_text("no modes to count on this target").first.wait_for(state="visible")
+    page.get_by_text("Done (final numbers on 2,500 samples).").wait_for(state="visible")
+
+    # 3. "mode collapse vs fix" picks grid25, nsgan-big-d next to best, and streams both; Stop ends it
+    page.locator("#ganlab-collapse").click()
+    page.wait_for_function(
+        "() => { const t = document.querySelector('#ganlab-status').innerText;"
+        " return t.includes('nsgan-big-d: step') && t.includes('best: step') && t.startsWith('Training'); }"
+    )
+    assert page.locator("#ganlab-dataset input").input_value() == "grid25"
+    assert page.locator("#ganlab-compare input").input_value() == "best"
+    assert page.locator("#ganlab-recipe input").input_value() == "nsgan-big-d"
+    page.locator("#ganlab-stop").click()
+    decoded_image_sizes(page, "#ganlab-picture", at_least=1)
+    assert page.locator(".toast-body.error").count() == 0
+    if os.environ.get("GAN_HUB_SCREENSHOT_GANLAB_COLLAPSE"):
+        page.screenshot(path=os.environ["GAN_HUB_SCREENSHOT_GANLAB_COLLAPSE"], full_page=True)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_models.toy2d import ToyDiscriminator, ToyGenerator, make_distribution
+from gan_models.toy2d import ToyDiscriminator, ToyGenerator, distribution_from_points, make_distribution
 from training.mode_metrics import mean_and_standard_error, mode_coverage
 from training.toy_benchmark import RECIPES, ToyGANTrainer, main, make_recipe, parse_seeds, train_toy
 
@@ -38,6 +38,26 @@ def test_distributions_have_the_papers_modes_and_are_seeded():
         assert a.shape == (100, 2) and torch.equal(a, b) and a.abs().max() < data.extent
     with pytest.raises(ValueError, match="choose one of grid25, ring8"):
         make_distribution("swiss-roll")
+
+
+def test_a_point_set_becomes_a_centred_scaled_target():
+    data = distribution_from_points([[100, 50], [300, 50], [200, 250], [float("nan"), 1]])  # the NaN row is dropped
+    assert data.points.shape == (3, 2) and data.means is None and data.name == "points"
+    assert float(data.points.abs().max()) == pytest.approx(3.0) and data.extent == pytest.approx(4.0)
+    torch.testing.assert_close(data.points.mean(0)[0], torch.tensor(0.0))  # centred on the bounding box
+    first = data.sample(500, torch.Generator().manual_seed(1))
+    np.testing.assert_array_equal(first, data.sample(500, torch.Generator().manual_seed(1)))
+    nearest = torch.cdist(first, data.points).min(dim=1).values
+    assert float(nearest.max()) < 6 * data.std  # every sample is one of the points plus noise
+    for bad, message in [
+        ([[1, 2]], "at least 2 points"),
+        ([[1, 2], [1, 2]], "same place"),
+        ([1, 2, 3], "N rows of"),
+        (np.zeros((6000, 2)), "at most 5000"),
+        ([["a", "b"], [1, 2]], "numbers"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            distribution_from_points(bad)
 
 
 def test_packed_discriminator_judges_packs():
@@ -100,6 +120,8 @@ def test_recipes_check_their_fields():
         make_recipe("pacgan4", batch_size=30)
     with pytest.raises(ValueError, match="loss must be one of"):
         make_recipe("vanilla", loss="wasserstein")
+    with pytest.raises(ValueError, match="r1_every must be >= 1"):
+        make_recipe("best", r1_every=0)
     assert parse_seeds("0-2,7") == [0, 1, 2, 7]
     with pytest.raises(ValueError, match="Seeds look like"):
         parse_seeds("a-b")
@@ -119,7 +141,13 @@ def test_a_short_run_is_deterministic_for_a_seed():
 
 @pytest.mark.parametrize(
     "name, overrides",
-    [("wgan-gp", {"pack": 2}), ("hinge-sn", {}), ("lsgan", {"r1_gamma": 1.0}), ("unrolled5", {"unrolled_steps": 2})],
+    [
+        ("wgan-gp", {"pack": 2}),
+        ("hinge-sn", {}),
+        ("lsgan", {"r1_gamma": 1.0}),
+        ("unrolled5", {"unrolled_steps": 2}),
+        ("best", {"pack": 2, "r1_every": 2}),  # lazy R1 on a packed D
+    ],
 )
 def test_every_loss_and_option_trains(name, overrides):
     runs = list(train_toy("ring8", tiny(name, steps=6, **overrides), every=3, display=16))
@@ -140,8 +168,15 @@ def test_cli_writes_the_samples_it_promises(tmp_path: Path, capsys):
     assert code == 0
     samples = np.load(out / "samples.npy", allow_pickle=False)
     assert samples.shape == (2500, 2) and samples.dtype == np.float32
-    summary = json.loads((out / "metrics.json").read_text())
+
+    def no_infinity(name):
+        raise AssertionError(f"metrics.json holds {name}: not strict JSON")
+
+    summary = json.loads((out / "metrics.json").read_text(), parse_constant=no_infinity)
     assert summary["dataset"] == "ring8" and set(summary["modes"]) == {"mean", "se"}
+    # 20 steps put no sample within 3 std of a ring mode: no histogram, so KL is null, and counted apart
+    assert summary["runs"][0]["high_quality"] == 0 and summary["runs"][0]["reverse_kl"] is None
+    assert summary["reverse_kl"] == {"mean": None, "se": None, "seeds": 0}
     assert json.loads((out / "recipe.json").read_text())["name"] == "vanilla"
     printed = capsys.readouterr().out
     assert "modes" in printed and "high quality" in printed and "reverse KL" in printed

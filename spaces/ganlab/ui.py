@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from typing import Any
 
 import gradio as gr
@@ -27,10 +28,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from gan_models.toy2d import TOY_DATASETS, make_distribution
+from gan_models.toy2d import MAX_POINTS, TOY_DATASETS, ToyDistribution, distribution_from_points, make_distribution
 from training.toy_benchmark import BEST_RECIPE, LOSSES, RECIPES, Snapshot, ToyGANTrainer, make_recipe
 
-__all__ = ["build", "recipe_fields", "render", "train_toy_gan"]
+__all__ = ["build", "drawing_to_points", "parse_points", "recipe_fields", "render", "train_toy_gan"]
 
 MAX_STEPS = 20_000  # one request must not hold a shared CPU Space for long (about a minute at 2 cores)
 MAX_BATCH = 1024
@@ -42,18 +43,24 @@ SURFACE_RESOLUTION = 64
 REAL_POINTS, FAKE_POINTS, ARROWS = 512, 512, 128
 COMPARE_CHOICES = ["none", *RECIPES]
 SPECTRAL_NORM_CHOICES = ["recipe", "on", "off"]
-COLLAPSE_STEPS = 8000  # "mode collapse vs fix": two runs of this many steps, well under a minute each
+COLLAPSE_RECIPE = "nsgan-big-d"  # a plain GAN that collapses on the grid within the demo's budget
+COLLAPSE_STEPS = 5000  # "mode collapse vs fix": two runs of this many steps, under a minute together
+DRAWN = "drawn"  # the dataset choice whose target is the points box (filled by the drawing pad)
+DATASET_CHOICES = [*TOY_DATASETS, DRAWN]
+DRAWN_POINTS = 1500  # stroke pixels kept from a drawing (evenly spread): plenty for a 2-D target
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")  # 3, -1.5, .5, 2e-3
 
 HEADER = """
 # GAN Lab: watch a GAN learn, collapse, and get fixed
 Pick a 2-D target and a recipe and press **Train**. Every few hundred steps you see the real
 points (white), the generated points (red), the discriminator's score as a heat map (yellow:
 "looks real", purple: "looks fake"), the arrows along which the generator is being pushed
-(orange), and both losses. The grid of 25 Gaussians with the **vanilla** recipe shows the textbook
-failure, *mode collapse*: the generator covers a few modes and hops between them. **Mode collapse
-vs fix** trains it next to the best recipe, which covers all 25. The numbers follow PacGAN:
-modes captured, the share of high-quality samples (within 3 std of a mode) and the reverse KL
-between the generated mode histogram and uniform (0 is perfect).
+(orange), and both losses. **Mode collapse vs fix** shows the textbook failure on the grid of 25
+Gaussians: a plain GAN against a strong discriminator (`nsgan-big-d`) settles on a subset of the
+modes and hops between them, while the `best` recipe (R1 penalty, decaying learning rates) covers
+all 25. Or **draw your own target**. The numbers follow PacGAN: modes captured, the share of
+high-quality samples (within 3 std of a mode) and the reverse KL between the generated mode
+histogram and uniform (0 is perfect).
 """
 
 FOOTER = """
@@ -113,6 +120,62 @@ def recipe_fields(recipe: str | None) -> tuple:
         r.batch_size,
         r.steps,
     )
+
+
+def parse_points(text: Any) -> np.ndarray:
+    """``"x, y"`` per line (or any list of numbers in pairs, e.g. JSON ``[[x, y], ...]``) -> ``(N, 2)``.
+
+    Raises:
+        gr.Error: empty text, something that is not a number, an odd count of numbers.
+
+    Example:
+        >>> parse_points("0, 0; 1.5 -2").tolist()
+        [[0.0, 0.0], [1.5, -2.0]]
+    """
+    text = "" if text is None else str(text)
+    numbers = _NUMBER.findall(text)
+    leftover = _NUMBER.sub(" ", text)
+    if not numbers:
+        raise gr.Error("The drawn target has no points: draw on the pad, or type x, y pairs (one per line).")
+    if re.search(r"[^\s,;()\[\]]", leftover):
+        bad = re.search(r"[^\s,;()\[\]]+", leftover).group(0)
+        raise gr.Error(f"Points are numbers in x, y pairs (one pair per line); found {bad!r}.")
+    if len(numbers) % 2:
+        raise gr.Error(f"Points come in x, y pairs; got an odd count of numbers ({len(numbers)}).")
+    if len(numbers) // 2 > MAX_POINTS:
+        raise gr.Error(f"At most {MAX_POINTS} points, please; got {len(numbers) // 2}.")
+    return np.asarray(numbers, dtype=np.float64).reshape(-1, 2)
+
+
+def drawing_to_points(value: Any) -> str:
+    """The drawing pad's picture -> the points box text: up to 1,500 stroke pixels as ``x, y`` (y up).
+
+    A stroke is a pixel that is both visible (alpha) and dark: that holds for a pad with a
+    transparent background and for one with a white background. An empty drawing gives "".
+    """
+    image = value.get("composite") if isinstance(value, dict) else value
+    if image is None:
+        return ""
+    pixels = np.asarray(image)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    rgb = pixels[..., :3].astype(np.float32)
+    alpha = pixels[..., 3] if pixels.shape[-1] == 4 else np.full(pixels.shape[:2], 255)
+    luma = rgb.mean(axis=-1) if rgb.shape[-1] == 3 else rgb[..., 0]
+    rows, cols = np.nonzero((alpha > 32) & (luma < 160))
+    if len(rows) == 0:
+        return ""
+    keep = np.linspace(0, len(rows) - 1, min(DRAWN_POINTS, len(rows))).astype(int)  # evenly, deterministic
+    return "\n".join(f"{c}, {-r}" for r, c in zip(rows[keep], cols[keep]))
+
+
+def _target(dataset: str, points: Any) -> ToyDistribution:
+    if dataset != DRAWN:
+        return make_distribution(dataset)
+    try:
+        return distribution_from_points(parse_points(points))
+    except ValueError as err:
+        raise gr.Error(f"The drawn target: {err}") from err
 
 
 def _build_recipe(recipe, steps, loss, pack, spectral_norm, r1_gamma, unrolled_steps, lr, beta1, beta2, batch_size):
@@ -271,7 +334,7 @@ def _status(runs: list[tuple[str, ToyGANTrainer, Snapshot]], done: bool) -> str:
             f"**{name}**: step {snapshot.step}/{snapshot.steps}, {speed}; {_metrics_line(snapshot, modes_total)}"
         )
     head = "Done (final numbers on 2,500 samples)." if done else "Training…"
-    return " \n".join([head, *lines])
+    return "  \n".join([head, *lines])  # two spaces: a markdown line break
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,28 +357,33 @@ def train_toy_gan(
     beta2: float | None = None,
     batch_size: int | None = None,
     compare: str | None = None,
+    points: str | None = None,
 ):
     """Train a toy GAN and stream pictures; the ``/train_toy_gan`` endpoint (a generator).
 
     Args:
-        dataset: grid25 (default), ring8, moons or spiral.
-        recipe: a preset (vanilla, pacgan4, wgan-gp, hinge-sn, lsgan, unrolled5, best; default best).
+        dataset: grid25 (default), ring8, moons, spiral, or drawn (the target is ``points``).
+        recipe: a preset (vanilla, pacgan4, nsgan, nsgan-big-d, wgan-gp, hinge-sn, lsgan, unrolled5,
+            best; default best).
         steps: generator steps, 1 to 20,000 (empty: the preset's budget).
         seed: 0 to 2**31 - 1 (default 0); the same inputs give the same run.
         loss, pack, spectral_norm ("recipe", "on" or "off"), r1_gamma, unrolled_steps, lr (G and D),
             beta1, beta2, batch_size: override the preset (empty: the preset's value).
         compare: another preset trained side by side on the same data and seed with its own
             settings ("none" or empty: no comparison).
+        points: for ``dataset="drawn"``: x, y pairs, one per line, any scale (centred and scaled
+            to the view), at least 2 and at most 5,000. The drawing pad fills it in.
 
     Yields:
         ``(picture, status)`` after step 0 and every few hundred steps; the last one carries
         the final numbers (modes, % high quality, reverse KL on 2,500 samples).
 
     Raises:
-        gr.Error: an unknown dataset or recipe, a value out of range.
+        gr.Error: an unknown dataset or recipe, a value out of range, a drawn target without points.
     """
     # 1. check every input at the door
-    dataset = _choice(dataset, "dataset", TOY_DATASETS, "grid25")
+    dataset = _choice(dataset, "dataset", DATASET_CHOICES, "grid25")
+    data = _target(dataset, points)
     seed_value = _number(seed, "seed", 0, 2**31 - 1, integer=True)
     seed_value = 0 if seed_value is None else seed_value
     name, main = _build_recipe(
@@ -332,8 +400,8 @@ def train_toy_gan(
         runs.append((other, other_recipe))
 
     # 2. one trainer per run, the same real points drawn under each
-    trainers = [(label, ToyGANTrainer(dataset, r, seed_value)) for label, r in runs]
-    real = make_distribution(dataset).sample(REAL_POINTS, torch.Generator().manual_seed(seed_value)).numpy()
+    trainers = [(label, ToyGANTrainer(data, r, seed_value)) for label, r in runs]
+    real = data.sample(REAL_POINTS, torch.Generator().manual_seed(seed_value)).numpy()
     longest = max(r.steps for _, r in runs)
     every = max(UPDATE_EVERY, math.ceil(longest / MAX_UPDATES / 50) * 50)
 
@@ -370,7 +438,7 @@ def render() -> None:
     with gr.Row():
         with gr.Column(scale=1):
             dataset = gr.Dropdown(
-                list(TOY_DATASETS), value="grid25", label="Target distribution", elem_id="ganlab-dataset"
+                DATASET_CHOICES, value="grid25", label="Target distribution", elem_id="ganlab-dataset"
             )
             recipe = gr.Dropdown(list(RECIPES), value=BEST_RECIPE, label="Recipe", elem_id="ganlab-recipe")
             compare = gr.Dropdown(
@@ -403,20 +471,56 @@ def render() -> None:
                     beta1 = gr.Number(value=None, label="Adam β1")
                     beta2 = gr.Number(value=None, label="Adam β2")
                 batch_size = gr.Number(value=None, label="Batch size (8 to 1024)", precision=0)
+            with gr.Accordion("Draw your own target", open=False, elem_id="ganlab-draw"):
+                sketch = gr.Sketchpad(
+                    type="numpy",
+                    image_mode="RGBA",
+                    canvas_size=(400, 400),
+                    brush=gr.Brush(default_size=6, colors=["#000000"], color_mode="fixed"),
+                    label="Pick the brush (left), then draw: the target becomes 'drawn'",
+                    elem_id="ganlab-sketch",
+                )
+                points = gr.Textbox(
+                    label="Points of the drawn target (x, y per line; any scale)",
+                    lines=4,
+                    max_lines=8,
+                    elem_id="ganlab-points",
+                )
             with gr.Row():
                 run = gr.Button("Train", variant="primary", elem_id="ganlab-run")
                 stop = gr.Button("Stop", variant="stop", elem_id="ganlab-stop")
-            collapse = gr.Button("Mode collapse vs fix (grid25: vanilla next to best)", elem_id="ganlab-collapse")
+            collapse = gr.Button(
+                f"Mode collapse vs fix (grid25: {COLLAPSE_RECIPE} next to best)", elem_id="ganlab-collapse"
+            )
         with gr.Column(scale=2):
-            picture = gr.Image(label="Training", type="pil", format="png", interactive=False, elem_id="ganlab-picture")
+            picture = gr.Image(
+                label="Training",
+                show_label=False,
+                type="pil",
+                format="png",
+                interactive=False,
+                elem_id="ganlab-picture",
+            )
             status = gr.Markdown(elem_id="ganlab-status")
     gr.Markdown(FOOTER)
 
     advanced = [loss, pack, spectral_norm, r1_gamma, unrolled_steps, lr, beta1, beta2, batch_size, steps]
     inputs = [dataset, recipe, steps, seed, loss, pack, spectral_norm, r1_gamma, unrolled_steps, lr, beta1, beta2]
-    inputs += [batch_size, compare]
+    inputs += [batch_size, compare, points]
+    # a drawing fills the points box and picks the drawn target (UI only; API callers pass points)
+    sketch.change(
+        lambda value: (drawing_to_points(value), DRAWN),
+        inputs=[sketch],
+        outputs=[points, dataset],
+        api_visibility="private",
+        show_progress="hidden",
+    )
     # a preset fills the settings it stands for (kept out of the API: /train_toy_gan takes the names)
     recipe.input(recipe_fields, inputs=[recipe], outputs=advanced, api_visibility="private")
+    # the form opens with the default preset's values: an empty gr.Number shows and sends 0 (steps
+    # 0 is an error, R1 0 silently another recipe). The components' own values stay None, so an
+    # API caller who leaves a setting out still gets the preset's value.
+    gr.on(triggers=None, fn=lambda: recipe_fields(BEST_RECIPE), outputs=advanced, api_visibility="private")
     train_event = run.click(
         train_toy_gan,
         inputs=inputs,
@@ -425,7 +529,7 @@ def render() -> None:
         preprocess=False,
     )
     collapse_event = collapse.click(
-        lambda: ("grid25", "vanilla", "best", *recipe_fields("vanilla")[:-1], COLLAPSE_STEPS),  # same budget
+        lambda: ("grid25", COLLAPSE_RECIPE, "best", *recipe_fields(COLLAPSE_RECIPE)[:-1], COLLAPSE_STEPS),
         outputs=[dataset, recipe, compare, *advanced],
         api_visibility="private",
     ).then(train_toy_gan, inputs=inputs, outputs=[picture, status], preprocess=False, api_visibility="private")
