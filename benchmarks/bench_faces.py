@@ -39,7 +39,6 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere, like the ot
 
 from benchmarks import common
 from gan_models import FaceGANPipeline, StyleGAN2Generator, save_animation
-from gan_models.hub import resolve_model
 
 DEFAULT_MODEL = "faces-celeba64"
 # the bundled model's architecture (training/configs/faces_celeba64.yaml), for --random-init
@@ -56,13 +55,9 @@ def load(model: str, random_init: bool) -> tuple[FaceGANPipeline, str]:
         >>> pipe.resolution, label
         (64, 'random init (bundled size)')
     """
-    if random_init:
-        torch.manual_seed(0)
-        pipe, label = FaceGANPipeline(stylegan=StyleGAN2Generator(**BUNDLED_SIZE).eval()), "random init (bundled size)"
-    else:
-        pipe, label = FaceGANPipeline.from_pretrained(resolve_model(model), dtype=torch.float32), model
-    pipe.set_progress_bar_config(disable=True)
-    return pipe, label
+    return common.load_pipeline(
+        FaceGANPipeline, model, random_init, lambda: FaceGANPipeline(stylegan=StyleGAN2Generator(**BUNDLED_SIZE).eval())
+    )
 
 
 def train_throughput(device: str, bf16: bool, batch: int, steps: int, widths: dict) -> float:
@@ -163,11 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             rate = train_throughput(args.train_device, bf16, args.train_batch, args.train_steps, widths)
             print(f"| {'bf16 autocast' if bf16 else 'fp32'} | {rate:.1f} |")
     if args.num_images == 4 and pipe.resolution == 64:
-        verdict = "meets" if gen[0] <= GOAL_GENERATE_S else "misses"
-        print(
-            f"\nGoal: 4 faces at 64 px in <= {GOAL_GENERATE_S * 1000:.0f} ms (p50) on 2 cores; "
-            f"with {args.threads} thread(s) here it {verdict} it."
-        )
+        print(common.goal_line("4 faces at 64 px", gen[0], GOAL_GENERATE_S, args.threads))
     return 0
 
 

@@ -37,7 +37,6 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere, like the ot
 
 from benchmarks import common
 from gan_models import TextToImageGANPipeline, TextToImageGenerator
-from gan_models.hub import resolve_model
 from gan_models.pipelines.text2image import load_text_encoder
 
 DEFAULT_MODEL = "anime-text2image"
@@ -56,14 +55,12 @@ def load(model: str, random_init: bool) -> tuple[TextToImageGANPipeline, str]:
         >>> pipe.resolution, label
         (64, 'random init (bundled size)')
     """
-    if random_init:
-        torch.manual_seed(0)
-        generator = TextToImageGenerator(**BUNDLED_SIZE).eval()
-        pipe, label = TextToImageGANPipeline(generator=generator), "random init (bundled size)"
-    else:
-        pipe, label = TextToImageGANPipeline.from_pretrained(resolve_model(model), dtype=torch.float32), model
-    pipe.set_progress_bar_config(disable=True)
-    return pipe, label
+    return common.load_pipeline(
+        TextToImageGANPipeline,
+        model,
+        random_init,
+        lambda: TextToImageGANPipeline(generator=TextToImageGenerator(**BUNDLED_SIZE).eval()),
+    )
 
 
 def fresh_prompts():
@@ -136,11 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     print(_header(args, pipe))
     print(_table(row, args))
     if args.num_images == 4 and pipe.resolution == 64:
-        verdict = "meets" if gen[0] <= GOAL_GENERATE_S else "misses"
-        print(
-            f"\nGoal: 4 images at 64 px from a new prompt in <= {GOAL_GENERATE_S * 1000:.0f} ms (p50) on 2 cores; "
-            f"with {args.threads} thread(s) here it {verdict} it."
-        )
+        print(common.goal_line("4 images at 64 px from a new prompt", gen[0], GOAL_GENERATE_S, args.threads))
     return 0
 
 

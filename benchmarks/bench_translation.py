@@ -65,14 +65,12 @@ def load(model: str, random_init: bool) -> tuple[CycleGANPipeline, str]:
         >>> pipe.directions, pipe.train_size, label
         (('AtoB', 'BtoA'), 64, 'random init (bundled size)')
     """
-    if random_init:
-        torch.manual_seed(0)
+
+    def untrained() -> CycleGANPipeline:
         a_to_b, b_to_a = ResnetGenerator(**BUNDLED_ARCH).eval(), ResnetGenerator(**BUNDLED_ARCH).eval()
-        pipe, label = CycleGANPipeline(a_to_b, b_to_a, **BUNDLED_PIPELINE), "random init (bundled size)"
-    else:
-        pipe, label = CycleGANPipeline.from_pretrained(resolve_model(model), dtype=torch.float32), model
-    pipe.set_progress_bar_config(disable=True)
-    return pipe, label
+        return CycleGANPipeline(a_to_b, b_to_a, **BUNDLED_PIPELINE)
+
+    return common.load_pipeline(CycleGANPipeline, model, random_init, untrained)
 
 
 def load_upscaler(name: str) -> SuperResolutionPipeline | None:
@@ -141,11 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     goal = next((row for row in rows if row["case"] == GOAL_CASE), None)
     if goal is not None and pipe.train_size == 64:
         worst = max(goal.get(f"{d}_p50_ms", 0.0) for d in pipe.directions) / 1000
-        verdict = "meets" if worst <= GOAL_S else "misses"
-        print(
-            f"\nGoal: a 256x256 image in <= {GOAL_S * 1000:.0f} ms (p50, each direction) on 2 cores; "
-            f"with {args.threads} thread(s) here it {verdict} it."
-        )
+        print(common.goal_line("a 256x256 image", worst, GOAL_S, args.threads, measure="p50, each direction"))
     return 0
 
 

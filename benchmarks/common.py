@@ -1,4 +1,5 @@
-"""What every ``bench_*.py`` shares: its flags, timing, seeded inputs, the header's machine line, the table.
+"""What every ``bench_*.py`` shares: its flags, loading, timing, seeded inputs, the header's machine line,
+the table and the goal line.
 
 The scripts put the repository root on ``sys.path`` before importing this, so it works however
 they are started (``python benchmarks/bench_faces.py`` from anywhere).
@@ -19,6 +20,7 @@ from PIL import Image
 # (title, row key, format): one table column; a row without the key shows "—"
 Column = tuple[str, str, str]
 T = TypeVar("T")
+RANDOM_INIT_LABEL = "random init (bundled size)"
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, default: str, untrained: str) -> None:
@@ -60,6 +62,38 @@ def require_at_least_one(parser: argparse.ArgumentParser, args: argparse.Namespa
     for name in names:
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
+
+
+def load_pipeline(pipeline_class, model: str, random_init: bool, build_untrained: Callable[[], T]) -> tuple[T, str]:
+    """The pipeline to time and its label in the table; fp32 on the CPU, as the Spaces serve it.
+
+    ``--random-init`` times ``build_untrained()`` (seeded: speed does not depend on the weights), so
+    a benchmark runs before its checkpoint is trained; otherwise ``model`` is a bundled name, a
+    folder or a Hub repo id. An unknown name raises ``ValueError``.
+    """
+    if random_init:
+        torch.manual_seed(0)
+        pipe, label = build_untrained(), RANDOM_INIT_LABEL
+    else:
+        from gan_models.hub import resolve_model  # here: the benchmarks that load nothing need no gan_models
+
+        pipe, label = pipeline_class.from_pretrained(resolve_model(model), dtype=torch.float32), model
+    pipe.set_progress_bar_config(disable=True)
+    return pipe, label
+
+
+def goal_line(goal: str, seconds: float, limit_s: float, threads: int, measure: str = "p50") -> str:
+    """The closing line of a benchmark with a latency goal: the goal, and whether this run met it.
+
+    Example:
+        >>> goal_line("4 faces at 64 px", 0.1, 0.25, threads=2)
+        '\\nGoal: 4 faces at 64 px in <= 250 ms (p50) on 2 cores; with 2 thread(s) here it meets it.'
+    """
+    verdict = "meets" if seconds <= limit_s else "misses"
+    return (
+        f"\nGoal: {goal} in <= {limit_s * 1000:.0f} ms ({measure}) on 2 cores; "
+        f"with {threads} thread(s) here it {verdict} it."
+    )
 
 
 def latency(run: Callable[[], object], warmup: int, repeats: int) -> tuple[float, float]:

@@ -15,6 +15,29 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+# What every short training test gives the engine: 4 steps with a checkpoint every 2 (so resume has
+# something to resume from), no validation, a log line per step and no tracker. Recipes add their
+# own sizes; a test that needs other counts overrides keys after ``**TINY_RUN``.
+TINY_RUN = {
+    "max_steps": 4,
+    "checkpoint_every": 2,
+    "checkpoints_total_limit": 5,
+    "validate_every": 1000,
+    "log_every": 1,
+    "report_to": "none",
+}
+
+
+def pixels(img: Image.Image) -> np.ndarray:
+    """An image's pixels as int16, so differences of uint8 values do not wrap around."""
+    return np.asarray(img, dtype=np.int16)
+
+
+def max_pixel_diff(a: Image.Image, b: Image.Image) -> int:
+    """The largest per-channel difference between two same-size images, in 8-bit levels."""
+    return int(np.abs(pixels(a) - pixels(b)).max())
+
+
 def make_images(folder: Path, count: int = 4, size: tuple[int, int] = (48, 40), seed: int = 0) -> Path:
     """Smooth random colour images (gradients + blobs), so SR has something learnable."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from gan_models import FaceGANPipeline, FaceGANPipelineOutput, StyleGAN2Generator, save_animation
 from gan_models.errors import GanModelsError
 from gan_models.pipelines.faces import MAX_IMAGES, MAX_SEED, style_mix_layers
+from tests.conftest import max_pixel_diff, pixels
 
 
 def _generator(seed: int = 0, size: int = 16) -> StyleGAN2Generator:
@@ -24,14 +25,6 @@ def _make(seed: int = 0, size: int = 16) -> FaceGANPipeline:
     pipe = FaceGANPipeline(stylegan=_generator(seed, size))
     pipe.set_progress_bar_config(disable=True)
     return pipe
-
-
-def _arr(img: Image.Image) -> np.ndarray:
-    return np.asarray(img, dtype=np.int16)
-
-
-def _max_diff(a: Image.Image, b: Image.Image) -> int:
-    return int(np.abs(_arr(a) - _arr(b)).max())
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +48,11 @@ def test_output_shape_seeds_and_label(pipe):
 def test_same_seed_same_face_and_independent_of_count(pipe):
     a = pipe(num_images=3, seed=5).images
     b = pipe(num_images=3, seed=5).images
-    assert all(np.array_equal(_arr(x), _arr(y)) for x, y in zip(a, b))
+    assert all(np.array_equal(pixels(x), pixels(y)) for x, y in zip(a, b))
     # image i is the face of seed + i, whatever the batch it was made in (batch size may move a
     # float by an ulp, so allow one grey level)
     for i in range(3):
-        assert _max_diff(a[i], pipe(num_images=1, seed=5 + i).images[0]) <= 1
+        assert max_pixel_diff(a[i], pipe(num_images=1, seed=5 + i).images[0]) <= 1
 
 
 def test_more_than_one_batch(pipe):
@@ -71,7 +64,7 @@ def test_more_than_one_batch(pipe):
 
 def test_different_seeds_differ(pipe):
     a, b = pipe(num_images=2, seed=0).images
-    assert _max_diff(a, b) > 10
+    assert max_pixel_diff(a, b) > 10
 
 
 def test_truncation_zero_is_the_mean_face_for_every_seed(pipe):
@@ -110,7 +103,7 @@ def test_noise_modes():
 
 def test_output_slice_is_stable():
     """A 3x3 corner of a seeded tiny model: catches silent changes to the synthesis maths."""
-    img = _arr(_make()(seed=0, truncation=0.7).images[0])
+    img = pixels(_make()(seed=0, truncation=0.7).images[0])
     assert img.shape == (16, 16, 3)
     # an untrained generator: not flat, not saturated everywhere
     assert 5 < img.std() and 0 < (img.clip(1, 254) == img).mean()
@@ -130,7 +123,7 @@ def test_save_load_round_trip(tmp_path):
     loaded = FaceGANPipeline.from_pretrained(tmp_path / "faces-tiny")
     loaded.set_progress_bar_config(disable=True)
     out = loaded(num_images=2, seed=7).images
-    assert all(np.array_equal(_arr(a), _arr(b)) for a, b in zip(reference, out))
+    assert all(np.array_equal(pixels(a), pixels(b)) for a, b in zip(reference, out))
     assert out[0].info["model"] == "faces-tiny"  # the folder name, never the full local path
 
 
@@ -148,7 +141,7 @@ def test_fp16_on_disk_fp32_on_load(tmp_path):
     assert {p.dtype for p in loaded.stylegan.parameters()} == {torch.float32}
     out = loaded(num_images=3, seed=20, truncation=0.8).images
     # only the fp16 rounding of the weights differs
-    assert max(_max_diff(a, b) for a, b in zip(reference, out)) <= 8
+    assert max(max_pixel_diff(a, b) for a, b in zip(reference, out)) <= 8
 
 
 def test_half_pipeline_on_cpu_computes_in_fp32():
@@ -157,7 +150,7 @@ def test_half_pipeline_on_cpu_computes_in_fp32():
     pipe.stylegan.half()
     out = pipe(seed=2).images[0]
     assert pipe.stylegan.dtype == torch.float16  # the user's module is left as it was
-    assert _max_diff(out, reference) <= 8
+    assert max_pixel_diff(out, reference) <= 8
 
 
 def test_fixture_model_loads(faces_model_dir):
@@ -184,16 +177,16 @@ def test_mean_latent_cache_follows_weight_changes():
 def test_interpolation_endpoints_are_the_seed_faces(pipe, space):
     frames = pipe.interpolate(3, 8, num_frames=5, truncation=0.7, space=space)
     assert len(frames) == 5 and all(f.size == (16, 16) for f in frames)
-    assert _max_diff(frames[0], pipe(seed=3, truncation=0.7).images[0]) <= 1
-    assert _max_diff(frames[-1], pipe(seed=8, truncation=0.7).images[0]) <= 1
-    assert _max_diff(frames[0], frames[2]) > 0 and _max_diff(frames[2], frames[-1]) > 0
+    assert max_pixel_diff(frames[0], pipe(seed=3, truncation=0.7).images[0]) <= 1
+    assert max_pixel_diff(frames[-1], pipe(seed=8, truncation=0.7).images[0]) <= 1
+    assert max_pixel_diff(frames[0], frames[2]) > 0 and max_pixel_diff(frames[2], frames[-1]) > 0
     assert frames[2].info["ai_generated"] == "true" and frames[2].info["seed_a"] == "3"
 
 
 def test_z_and_w_walks_differ_in_the_middle(pipe):
     w_mid = pipe.interpolate(0, 1, num_frames=3, space="w")[1]
     z_mid = pipe.interpolate(0, 1, num_frames=3, space="z")[1]
-    assert _max_diff(w_mid, z_mid) > 0
+    assert max_pixel_diff(w_mid, z_mid) > 0
 
 
 def test_style_mix_layers_follow_the_paper():
@@ -218,18 +211,18 @@ def test_style_mix_grid(pipe, level):
     def cell(r: int, c: int) -> Image.Image:
         return grid.crop((c * 16, r * 16, (c + 1) * 16, (r + 1) * 16))
 
-    assert _arr(cell(0, 0)).min() == 255  # the empty corner
+    assert pixels(cell(0, 0)).min() == 255  # the empty corner
     for c, seed in enumerate(cols, 1):  # top row: the column sources
-        assert _max_diff(cell(0, c), pipe(seed=seed, truncation=0.8).images[0]) <= 1
+        assert max_pixel_diff(cell(0, c), pipe(seed=seed, truncation=0.8).images[0]) <= 1
     for r, seed in enumerate(rows, 1):  # left column: the row sources
-        assert _max_diff(cell(r, 0), pipe(seed=seed, truncation=0.8).images[0]) <= 1
+        assert max_pixel_diff(cell(r, 0), pipe(seed=seed, truncation=0.8).images[0]) <= 1
     # a mixed cell is neither of its sources
-    assert _max_diff(cell(1, 1), cell(1, 0)) > 0 and _max_diff(cell(1, 1), cell(0, 1)) > 0
+    assert max_pixel_diff(cell(1, 1), cell(1, 0)) > 0 and max_pixel_diff(cell(1, 1), cell(0, 1)) > 0
 
 
 def test_style_mix_with_the_same_seed_changes_nothing(pipe):
     grid = pipe.style_mix([7], [7], level="middle")
-    assert _max_diff(grid.crop((16, 16, 32, 32)), grid.crop((0, 16, 16, 32))) <= 1
+    assert max_pixel_diff(grid.crop((16, 16, 32, 32)), grid.crop((0, 16, 16, 32))) <= 1
 
 
 def test_save_animation_gif(tmp_path, pipe):

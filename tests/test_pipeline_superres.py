@@ -18,6 +18,7 @@ from gan_models import (
     SuperResolutionPipeline,
     SuperResolutionPipelineOutput,
 )
+from tests.conftest import pixels
 
 
 def _make(kind: str) -> SuperResolutionPipeline:
@@ -37,10 +38,6 @@ def _input(size=(11, 7), seed=0) -> Image.Image:
     return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
 
 
-def _arr(img: Image.Image) -> np.ndarray:
-    return np.asarray(img, dtype=np.int16)
-
-
 @pytest.mark.parametrize("kind", ["rrdb", "compact"])
 def test_save_load_round_trip(tmp_path, kind):
     pipe = _make(kind)
@@ -56,7 +53,7 @@ def test_save_load_round_trip(tmp_path, kind):
     public = lambda cfg: {k: v for k, v in cfg.items() if not k.startswith("_")}
     assert public(loaded.upscaler.config) == public(pipe.upscaler.config)
     img = _input()
-    assert np.array_equal(_arr(pipe(img).images[0]), _arr(loaded(img).images[0]))
+    assert np.array_equal(pixels(pipe(img).images[0]), pixels(loaded(img).images[0]))
 
 
 def test_fp16_save_is_fp16_on_disk_and_reloads_as_fp32(tmp_path):
@@ -70,14 +67,14 @@ def test_fp16_save_is_fp16_on_disk_and_reloads_as_fp32(tmp_path):
     loaded.set_progress_bar_config(disable=True)
     assert {p.dtype for p in loaded.upscaler.parameters()} == {torch.float32}
     # only the fp16 rounding of the weights differs
-    assert np.abs(_arr(loaded(_input()).images[0]) - _arr(reference)).max() <= 2
+    assert np.abs(pixels(loaded(_input()).images[0]) - pixels(reference)).max() <= 2
 
 
 def test_half_pipeline_on_cpu_computes_in_fp32():
     pipe = _make("compact")
-    reference = _arr(pipe(_input()).images[0])
+    reference = pixels(pipe(_input()).images[0])
     pipe.to(dtype=torch.float16)
-    out = _arr(pipe(_input()).images[0])
+    out = pixels(pipe(_input()).images[0])
     assert pipe.upscaler.dtype == torch.float16  # the user's module is left as it was
     assert np.abs(out - reference).max() <= 2
 
@@ -90,19 +87,19 @@ def test_list_input_matches_single_calls_and_accepts_every_source(tmp_path):
     out = pipe([a, str(path), path.read_bytes(), io.BytesIO(path.read_bytes())])
     assert isinstance(out, SuperResolutionPipelineOutput) and len(out.images) == 4
     assert [im.size for im in out.images] == [(22, 14), (12, 18), (12, 18), (12, 18)]
-    assert np.array_equal(_arr(out.images[0]), _arr(pipe(a).images[0]))
+    assert np.array_equal(pixels(out.images[0]), pixels(pipe(a).images[0]))
     for im in out.images[2:]:
-        assert np.array_equal(_arr(im), _arr(out.images[1]))
+        assert np.array_equal(pixels(im), pixels(out.images[1]))
 
 
 def test_deterministic():
     pipe = _make("rrdb")
-    assert np.array_equal(_arr(pipe(_input()).images[0]), _arr(pipe(_input()).images[0]))
+    assert np.array_equal(pixels(pipe(_input()).images[0]), pixels(pipe(_input()).images[0]))
 
 
 def test_output_slice_is_stable():
     """A 3x3 corner of a seeded tiny model: catches silent changes to the forward pass."""
-    out = _arr(_make("compact")(_input()).images[0])
+    out = pixels(_make("compact")(_input()).images[0])
     assert out.shape == (14, 22, 3)
     expected = np.asarray(_input().resize((22, 14), Image.Resampling.NEAREST), dtype=np.int16)
     # the compact net predicts a residual over nearest upsampling: near it, but not equal

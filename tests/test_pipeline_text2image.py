@@ -19,6 +19,7 @@ from gan_models.errors import GanModelsError, InvalidPromptError
 from gan_models.pipelines.faces import MAX_SEED
 from gan_models.pipelines.text2image import MAX_IMAGES
 from gan_models.text_encoding import MAX_PROMPT_CHARS
+from tests.conftest import max_pixel_diff, pixels
 
 PROMPT = "a girl with silver hair and red eyes"
 
@@ -29,14 +30,6 @@ def _make(seed: int = 0) -> TextToImageGANPipeline:
     pipe = TextToImageGANPipeline(generator=generator)
     pipe.set_progress_bar_config(disable=True)
     return pipe
-
-
-def _arr(img: Image.Image) -> np.ndarray:
-    return np.asarray(img, dtype=np.int16)
-
-
-def _max_diff(a: Image.Image, b: Image.Image) -> int:
-    return int(np.abs(_arr(a) - _arr(b)).max())
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +54,15 @@ def test_output_shape_seeds_and_label(pipe):
 def test_same_prompt_and_seed_same_images(pipe):
     a = pipe(prompt=PROMPT, num_images=3, seed=5).images
     b = pipe(prompt=PROMPT, num_images=3, seed=5).images
-    assert all(np.array_equal(_arr(x), _arr(y)) for x, y in zip(a, b))
+    assert all(np.array_equal(pixels(x), pixels(y)) for x, y in zip(a, b))
 
 
 def test_image_i_is_seed_plus_i_whatever_the_count(pipe):
     many = pipe(prompt=PROMPT, num_images=4, seed=20).images
     # batch size may move a float by an ulp, so allow one grey level
     for i in range(4):
-        assert _max_diff(many[i], pipe(prompt=PROMPT, num_images=1, seed=20 + i).images[0]) <= 1
-    assert _max_diff(many[0], pipe(prompt=PROMPT, num_images=2, seed=20).images[0]) <= 1
+        assert max_pixel_diff(many[i], pipe(prompt=PROMPT, num_images=1, seed=20 + i).images[0]) <= 1
+    assert max_pixel_diff(many[0], pipe(prompt=PROMPT, num_images=2, seed=20).images[0]) <= 1
 
 
 def test_more_than_one_batch(pipe):
@@ -89,7 +82,7 @@ def test_different_seeds_and_prompts_differ(pipe):
 def test_whitespace_is_normalised(pipe):
     out = pipe(prompt=f"  {PROMPT.replace(' ', '   ')}\n", num_images=1, seed=3)
     assert out.prompt == PROMPT and out.images[0].info["prompt"] == PROMPT
-    assert np.array_equal(_arr(out.images[0]), _arr(pipe(prompt=PROMPT, seed=3).images[0]))
+    assert np.array_equal(pixels(out.images[0]), pixels(pipe(prompt=PROMPT, seed=3).images[0]))
 
 
 def test_output_types_and_tuple_return(pipe):
@@ -133,9 +126,9 @@ def test_save_load_round_trip_fp16_on_disk(tmp_path):
     loaded = TextToImageGANPipeline.from_pretrained(tmp_path / "t2i-tiny")
     loaded.set_progress_bar_config(disable=True)
     out = loaded(prompt=PROMPT, num_images=2, seed=7).images
-    assert max(_max_diff(a, b) for a, b in zip(reference, out)) <= 8  # only the fp16 rounding of the weights
+    assert max(max_pixel_diff(a, b) for a, b in zip(reference, out)) <= 8  # only the fp16 rounding of the weights
     again = loaded(prompt=PROMPT, num_images=2, seed=7).images
-    assert all(np.array_equal(_arr(a), _arr(b)) for a, b in zip(out, again))
+    assert all(np.array_equal(pixels(a), pixels(b)) for a, b in zip(out, again))
     assert out[0].info["model"] == "t2i-tiny"  # the folder name, never the full local path
 
 

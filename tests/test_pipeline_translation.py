@@ -25,6 +25,7 @@ from gan_models import (
 )
 from gan_models.hub import write_model_card
 from gan_models.pipelines.translation import MIN_WORK_SIDE
+from tests.conftest import pixels
 
 TRAIN_SIZE = 32
 
@@ -56,10 +57,6 @@ def _input(size=(37, 25), seed=0, mode="RGB") -> Image.Image:
     return img
 
 
-def _arr(img: Image.Image) -> np.ndarray:
-    return np.asarray(img, dtype=np.int16)
-
-
 def _direct(generator: ResnetGenerator, img: Image.Image) -> np.ndarray:
     """The generator applied by hand (uint8 RGB in, uint8 out), for sizes that need no padding."""
     x = torch.from_numpy(np.array(img.convert("RGB"))).permute(2, 0, 1)[None].float() / 255
@@ -88,8 +85,8 @@ def test_any_size_comes_back_at_its_own_size(pipe, size, resolution):
 def test_the_network_runs_unpadded_when_the_size_allows(pipe):
     """36x20 is a multiple of 4 and above MIN_WORK_SIDE, under train_size: exactly the generator's output."""
     img = _input((36, 20))
-    assert np.array_equal(_arr(pipe(img).images[0]), _direct(pipe.a_to_b, img))
-    assert np.array_equal(_arr(pipe(img, "BtoA").images[0]), _direct(pipe.b_to_a, img))
+    assert np.array_equal(pixels(pipe(img).images[0]), _direct(pipe.a_to_b, img))
+    assert np.array_equal(pixels(pipe(img, "BtoA").images[0]), _direct(pipe.b_to_a, img))
     assert not np.array_equal(_direct(pipe.a_to_b, img), _direct(pipe.b_to_a, img))
 
 
@@ -100,7 +97,7 @@ def test_padding_is_reflection_and_cropped_off(pipe):
     with torch.no_grad():
         y = pipe.a_to_b(padded * 2 - 1).add(1).div(2)[:, :, :25, :37]
     expected = y[0].clamp(0, 1).mul(255).round().permute(1, 2, 0).numpy().astype(np.int16)
-    assert np.array_equal(_arr(pipe(img, resolution="input").images[0]), expected)
+    assert np.array_equal(pixels(pipe(img, resolution="input").images[0]), expected)
 
 
 def test_tiny_images_are_padded_up_to_min_work_side(pipe):
@@ -121,7 +118,7 @@ def test_alpha_is_kept_exactly_and_colour_comes_back(pipe):
     out = pipe(rgba).images[0]
     assert out.mode == "RGBA" and out.size == rgba.size
     assert np.array_equal(np.asarray(out.getchannel("A")), np.asarray(rgba.getchannel("A")))
-    assert np.array_equal(_arr(out.convert("RGB")), _arr(pipe(rgba.convert("RGB")).images[0]))
+    assert np.array_equal(pixels(out.convert("RGB")), pixels(pipe(rgba.convert("RGB")).images[0]))
 
 
 @pytest.mark.parametrize(("mode", "expected"), [("L", "RGB"), ("LA", "RGBA"), ("P", "RGB"), ("CMYK", "RGB")])
@@ -155,16 +152,16 @@ def test_large_images_are_translated_at_the_training_scale(pipe):
     assert out.info["resolution"] == "native (71x32)"  # shorter side at train_size, aspect kept
     # exactly: shrink with Lanczos, translate, Lanczos back
     small = pipe(img.resize((71, 32), Image.Resampling.LANCZOS)).images[0]
-    assert np.array_equal(_arr(out), _arr(small.resize((200, 90), Image.Resampling.LANCZOS)))
+    assert np.array_equal(pixels(out), pixels(small.resize((200, 90), Image.Resampling.LANCZOS)))
     full = pipe(img, resolution="input").images[0]
     assert full.size == (200, 90) and full.info["resolution"] == "input"
-    assert not np.array_equal(_arr(full), _arr(out))
+    assert not np.array_equal(pixels(full), pixels(out))
 
 
 def test_small_images_are_never_enlarged(pipe):
     img = _input((30, 20))
     native, full = pipe(img).images[0], pipe(img, resolution="input").images[0]
-    assert np.array_equal(_arr(native), _arr(full)) and native.info["resolution"] == "native"
+    assert np.array_equal(pixels(native), pixels(full)) and native.info["resolution"] == "native"
 
 
 def test_work_pixel_cap(pipe):
@@ -186,15 +183,15 @@ def test_upscaler_brings_shrunk_results_back(pipe, tiny_model):
     out = pipe(img, upscaler=sr).images[0]
     plain = pipe(img).images[0]
     assert out.size == plain.size == (150, 70)
-    assert not np.array_equal(_arr(out), _arr(plain))
+    assert not np.array_equal(pixels(out), pixels(plain))
     assert out.info["upscaler"] == Path(tiny_model).name and "upscaler" not in plain.info
     # exactly: translate at 69x32, x4 with the SR pipeline (276x128), Lanczos to the input size
     small = pipe(img.resize((69, 32), Image.Resampling.LANCZOS)).images[0]
     expected = sr(small).images[0].resize((150, 70), Image.Resampling.LANCZOS)
-    assert np.array_equal(_arr(out), _arr(expected))
+    assert np.array_equal(pixels(out), pixels(expected))
     # nothing shrunk: nothing to upscale
     small_img = _input((30, 20))
-    assert np.array_equal(_arr(pipe(small_img, upscaler=sr).images[0]), _arr(pipe(small_img).images[0]))
+    assert np.array_equal(pixels(pipe(small_img, upscaler=sr).images[0]), pixels(pipe(small_img).images[0]))
     with pytest.raises(GanModelsError, match="resolution='native'"):
         pipe(img, resolution="input", upscaler=sr)
     with pytest.raises(GanModelsError, match="SuperResolutionPipeline"):
@@ -212,15 +209,15 @@ def test_list_input_matches_single_calls_and_accepts_every_source(pipe, tmp_path
     out = pipe([a, str(path), path, data, io.BytesIO(data), np.asarray(b)])
     assert isinstance(out, CycleGANPipelineOutput) and len(out.images) == 6
     assert [im.size for im in out.images] == [(37, 25)] + [(20, 18)] * 5
-    assert np.array_equal(_arr(out.images[0]), _arr(pipe(a).images[0]))
+    assert np.array_equal(pixels(out.images[0]), pixels(pipe(a).images[0]))
     for im in out.images[2:]:
-        assert np.array_equal(_arr(im), _arr(out.images[1]))
+        assert np.array_equal(pixels(im), pixels(out.images[1]))
 
 
 def test_deterministic(pipe):
     img = _input((50, 41))
-    assert np.array_equal(_arr(pipe(img).images[0]), _arr(pipe(img).images[0]))
-    assert np.array_equal(_arr(pipe(img).images[0]), _arr(_make()(img).images[0]))  # same seed, same weights
+    assert np.array_equal(pixels(pipe(img).images[0]), pixels(pipe(img).images[0]))
+    assert np.array_equal(pixels(pipe(img).images[0]), pixels(_make()(img).images[0]))  # same seed, same weights
 
 
 def test_output_types_and_tuple_return(pipe):
@@ -257,13 +254,13 @@ def test_save_load_round_trip(pipe, tmp_path):
     assert loaded.directions == ("AtoB", "BtoA") and loaded.domains("BtoA") == ("painting", "photo")
     for img in (_input(), _input((90, 70), mode="RGBA")):
         for direction in ("AtoB", "BtoA"):
-            assert np.array_equal(_arr(pipe(img, direction).images[0]), _arr(loaded(img, direction).images[0]))
+            assert np.array_equal(pixels(pipe(img, direction).images[0]), pixels(loaded(img, direction).images[0]))
 
 
 def test_fp16_on_disk_close_after_reload(tmp_path):
     pipe = _make()
     img = _input((40, 36))
-    reference = {d: _arr(pipe(img, d).images[0]) for d in ("AtoB", "BtoA")}
+    reference = {d: pixels(pipe(img, d).images[0]) for d in ("AtoB", "BtoA")}
     pipe.a_to_b.half()
     pipe.b_to_a.half()
     pipe.save_pretrained(tmp_path)
@@ -275,21 +272,21 @@ def test_fp16_on_disk_close_after_reload(tmp_path):
         loaded.set_progress_bar_config(disable=True)
         for direction, ref in reference.items():
             # only the fp16 rounding of the weights differs (the CPU computes in float32 either way)
-            assert np.abs(_arr(loaded(img, direction).images[0]) - ref).max() <= 3
+            assert np.abs(pixels(loaded(img, direction).images[0]) - ref).max() <= 3
 
 
 def test_half_pipeline_on_cpu_computes_in_fp32():
     pipe = _make()
     img = _input()
-    reference = _arr(pipe(img).images[0])
+    reference = pixels(pipe(img).images[0])
     pipe.a_to_b.half()  # .half(): no diffusers dtype warning
-    out = _arr(pipe(img).images[0])
+    out = pixels(pipe(img).images[0])
     assert pipe.a_to_b.dtype == torch.float16  # the user's module is left as it was
     assert np.abs(out - reference).max() <= 3
     # the float32 copy follows weight changes (the last conv: instance norm would undo a bias earlier)
     with torch.no_grad():
         pipe.a_to_b.model[-2].bias.add_(0.5)
-    assert not np.array_equal(_arr(pipe(img).images[0]), out)
+    assert not np.array_equal(pixels(pipe(img).images[0]), out)
 
 
 def test_fixture_model_loads(translation_model_dir):
@@ -310,7 +307,7 @@ def test_single_direction_pipeline(tmp_path):
     loaded.set_progress_bar_config(disable=True)
     assert loaded.b_to_a is None and loaded.directions == ("AtoB",)
     img = _input()
-    assert np.array_equal(_arr(loaded(img).images[0]), _arr(pipe(img).images[0]))
+    assert np.array_equal(pixels(loaded(img).images[0]), pixels(pipe(img).images[0]))
     with pytest.raises(GanModelsError, match=r"no BtoA generator \(painting -> photo\).*'AtoB' only"):
         loaded(img, direction="BtoA")
     # the other way round: only B -> A

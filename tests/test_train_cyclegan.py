@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.conftest import make_images
+from tests.conftest import TINY_RUN, make_images
 from training.engine import RECIPE_STATE, Engine, list_checkpoints
 from training.train_cyclegan import ImagePool
 from training.train_cyclegan import main as train_cyclegan
@@ -29,14 +29,11 @@ def tiny_args(data: Path, out: Path, **extra) -> list[str]:
         "n_blocks": 1,
         "ndf": 4,
         "batch_size": 2,
+        **TINY_RUN,
         "max_steps": 6,
         "lr_decay_start": 2,  # the linear decay runs inside the tested steps
         "pool_size": 3,  # full after two steps: both the fill and the swap branch run
         "checkpoint_every": 3,
-        "checkpoints_total_limit": 5,
-        "validate_every": 1000,
-        "log_every": 1,
-        "report_to": "none",
     }
     args.update(extra)
     return [f"--{k}={v}" for k, v in args.items()]

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.conftest import make_images
+from tests.conftest import TINY_RUN, make_images
 from training.augment import AdaptiveAugment
 from training.data import ImageBatchSampler, load_square_images
 from training.engine import RECIPE_STATE, list_checkpoints
@@ -28,12 +28,7 @@ def tiny_args(data: Path, out: Path, **extra) -> list[str]:
         "channel_base": 128,
         "channel_max": 16,
         "batch_size": 4,
-        "max_steps": 4,
-        "checkpoint_every": 2,
-        "checkpoints_total_limit": 5,
-        "validate_every": 1000,
-        "log_every": 1,
-        "report_to": "none",
+        **TINY_RUN,
         "r1_every": 2,  # R1 runs inside the tested steps
         "augment": "ada",
         "ada_interval": 1,

@@ -12,6 +12,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from gan_models.text2image import AttentionPooling, TextProjectionDiscriminator, TextToImageGenerator
+from tests.conftest import TINY_RUN
 from training.engine import list_checkpoints
 from training.train_text2image import CaptionBank, read_text_captions
 from training.train_text2image import main as train_text2image
@@ -46,12 +47,7 @@ def tiny_args(data: Path, out: Path, **extra) -> list[str]:
         "channel_base": 128,
         "channel_max": 16,
         "batch_size": 4,
-        "max_steps": 4,
-        "checkpoint_every": 2,
-        "checkpoints_total_limit": 5,
-        "validate_every": 1000,
-        "log_every": 1,
-        "report_to": "none",
+        **TINY_RUN,
         "r1_every": 2,  # R1 runs inside the tested steps
         "style_mixing_prob": 1.0,
         "grid_seeds": 2,

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.conftest import ROOT, free_port, make_images, make_sr_benchmark
+from tests.conftest import ROOT, TINY_RUN, free_port, make_images, make_sr_benchmark
 from training.config import EngineConfig, load_config
 from training.engine import TrainingDivergedError, list_checkpoints
 from training.train_superres import main as train_superres
@@ -29,12 +29,7 @@ def tiny_args(data: Path, out: Path, **extra) -> list[str]:
         "scale": 4,
         "patch_size": 32,
         "batch_size": 2,
-        "max_steps": 4,
-        "checkpoint_every": 2,
-        "checkpoints_total_limit": 5,
-        "validate_every": 1000,
-        "log_every": 1,
-        "report_to": "none",
+        **TINY_RUN,
         "lr_schedule": "constant",
         "ema_decay": 0.9,
         "d_num_feat": 8,

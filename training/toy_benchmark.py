@@ -517,8 +517,9 @@ def run_benchmark(
         text = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
         log(f"{dataset} seed {seed}: {text}")
     summary: dict = {"dataset": dataset, "seeds": seeds, "runs": results}
-    if make_distribution(dataset).means is not None:
-        modes_total = len(make_distribution(dataset).means)
+    means = make_distribution(dataset).means
+    if means is not None:
+        modes_total = len(means)
         for key in ("modes", "high_quality"):
             mean, se = mean_and_standard_error([row[key] for row in results])
             summary[key] = {"mean": mean, "se": se}
