@@ -22,6 +22,45 @@ def test_patches_are_a_pure_function_of_step_and_rank(image_folder: Path):
     assert not torch.equal(a, sampler.sample(step=5, batch_size=4, rank=1))
 
 
+def test_one_gather_cuts_the_same_patches_as_crop_flip_rotate():
+    """The sampler's gather (one indexing op on the training device) against plain slicing, for all
+    eight flip/rotation combinations, on images of different sizes."""
+    images = [torch.randint(0, 256, (3, 20 + i, 30 - 2 * i), dtype=torch.uint8) for i in range(5)]
+    sampler, p, batch = RandomPatchSampler(images, patch_size=8, seed=1), 8, 6
+    seen = set()
+    for step in range(40):
+        gen = sampler.generator(step)  # the sampler's own draws, in its order
+        index = torch.randint(len(images), (batch,), generator=gen)
+        h, w = sampler.heights[index], sampler.widths[index]
+        top = (torch.rand(batch, generator=gen) * (h - p + 1)).long()
+        left = (torch.rand(batch, generator=gen) * (w - p + 1)).long()
+        flip, rot = torch.randint(2, (batch,), generator=gen), torch.randint(4, (batch,), generator=gen)
+        expected = []
+        for b in range(batch):
+            patch = images[index[b]][:, top[b] : top[b] + p, left[b] : left[b] + p]
+            patch = patch.flip(-1) if flip[b] else patch
+            expected.append(torch.rot90(patch, int(rot[b]), dims=(-2, -1)))
+            seen.add((int(flip[b]), int(rot[b])))
+        assert torch.equal(sampler.sample(step, batch), torch.stack(expected).float() / 255), step
+    assert len(seen) == 8
+
+
+def test_image_batches_are_gathered_on_the_device_the_images_live_on():
+    from training.data import ImageBatchSampler
+
+    images = torch.randint(0, 256, (7, 3, 6, 6), dtype=torch.uint8)
+    sampler = ImageBatchSampler(images, seed=2)
+    batch, indices = sampler.sample(step=3, batch_size=5)
+    gen = sampler.generator(3)
+    assert torch.equal(indices, torch.randint(7, (5,), generator=gen))
+    flip = torch.rand(5, generator=gen) < 0.5
+    expected = images[indices].float() / 255
+    expected[flip] = expected[flip].flip(-1)
+    assert torch.equal(batch, expected)
+    moved = ImageBatchSampler(images.clone(), seed=2).to("meta")  # held elsewhere: gathered there
+    assert moved.sample(step=3, batch_size=5)[0].device.type == "meta"
+
+
 def test_sources_explain_missing_and_too_small_data(tmp_path: Path, image_folder: Path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_image_sources(str(tmp_path / "nope"))

@@ -141,7 +141,9 @@ class AdaptiveAugment(torch.nn.Module):
     thousand images. Because both reals and fakes are augmented and every op is differentiable,
     G never learns to produce augmented images (the augmentations do not "leak").
 
-    ``p`` lives in a buffer so it can be checkpointed; ``adaptive=False`` keeps it fixed
+    ``p`` lives in a buffer so it can be checkpointed, and it is only ever read on the device: the
+    heuristic's statistics, the adjustment and the per-sample draws never wait for the GPU (an
+    adaptive ``p`` of 0 therefore still runs the ops, as identities). ``adaptive=False`` keeps it fixed
     (``p=1`` is plain DiffAugment). ``policy`` picks the ops (DiffAugment's own comma list): a
     colour-conditioned family leaves out "color", since brightness and saturation jitter would
     teach D that blonde and orange hair are the same thing.
@@ -168,17 +170,21 @@ class AdaptiveAugment(torch.nn.Module):
             raise ValueError(f"Unknown augmentation ops {sorted(unknown)}; policy takes color, translation, cutout.")
         self.register_buffer("p", torch.tensor(float(p)))
         self.adaptive, self.target, self.interval, self.speed_kimg = adaptive, target, interval, speed_kimg
-        self._sign_sum, self._count = 0.0, 0
+        self._fixed_off = not adaptive and p <= 0  # known on the host: a fixed p of 0 skips everything
+        self._sign_sum: torch.Tensor | float = 0.0
+        self._count = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        p = float(self.p)
-        if p <= 0:
+        if self._fixed_off:
             return x
+        p = self.p  # a device tensor; the per-sample draws compare against it there
         batch, device = x.shape[0], x.device
 
-        def chosen() -> torch.Tensor:  # which samples get this op, (B, 1, 1, 1)
-            return (torch.rand(batch, 1, 1, 1, device=device) < p).to(x.dtype)
+        def chosen() -> torch.Tensor:  # which samples get this op, (B, 1, 1, 1) bool
+            return torch.rand(batch, 1, 1, 1, device=device) < p
 
+        # each op is computed for the whole batch and kept where chosen (torch.where): the samples
+        # left alone stay bit-identical, and no decision is read back to the host
         if "color" in self.ops:
             x = self._colour(x, chosen)
         if "translation" in self.ops:
@@ -191,24 +197,29 @@ class AdaptiveAugment(torch.nn.Module):
     def _colour(x: torch.Tensor, chosen) -> torch.Tensor:
         """Brightness, saturation, contrast (images in [-1, 1])."""
         batch, device = x.shape[0], x.device
-        x = x + (torch.rand(batch, 1, 1, 1, device=device, dtype=x.dtype) - 0.5) * chosen()
+
+        def factor() -> torch.Tensor:
+            return torch.rand(batch, 1, 1, 1, device=device, dtype=x.dtype)
+
+        x = torch.where(chosen(), x + (factor() - 0.5), x)
         mean = x.mean(dim=1, keepdim=True)
-        x = (x - mean) * (1 + (torch.rand(batch, 1, 1, 1, device=device, dtype=x.dtype) * 2 - 1) * chosen()) + mean
+        x = torch.where(chosen(), (x - mean) * (factor() * 2) + mean, x)
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        return (x - mean) * (1 + (torch.rand(batch, 1, 1, 1, device=device, dtype=x.dtype) - 0.5) * chosen()) + mean
+        return torch.where(chosen(), (x - mean) * (factor() + 0.5) + mean, x)
 
     @staticmethod
     def _translate(x: torch.Tensor, chosen) -> torch.Tensor:
         """Shift by up to 1/8 of the side, whole pixels, reflected borders."""
         batch, device = x.shape[0], x.device
         h, w = x.shape[-2:]
-        shift = torch.randint(-(h // 8), h // 8 + 1, (batch, 2), device=device) * chosen().view(batch, 1).long()
+        shift = torch.randint(-(h // 8), h // 8 + 1, (batch, 2), device=device)
         theta = torch.zeros(batch, 2, 3, device=device, dtype=x.dtype)
         theta[:, 0, 0] = theta[:, 1, 1] = 1
         theta[:, 0, 2] = -shift[:, 1].to(x.dtype) * 2 / w
         theta[:, 1, 2] = -shift[:, 0].to(x.dtype) * 2 / h
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+        shifted = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+        return torch.where(chosen(), shifted, x)
 
     @staticmethod
     def _cutout(x: torch.Tensor, chosen) -> torch.Tensor:
@@ -220,18 +231,18 @@ class AdaptiveAugment(torch.nn.Module):
         cx = torch.randint(0, w - cw + 1, (batch, 1, 1), device=device)
         ys = torch.arange(h, device=device).view(1, h, 1)
         xs = torch.arange(w, device=device).view(1, 1, w)
-        hole = ((ys >= cy) & (ys < cy + ch) & (xs >= cx) & (xs < cx + cw)).unsqueeze(1).to(x.dtype)
-        return x * (1 - hole * chosen())
+        hole = ((ys >= cy) & (ys < cy + ch) & (xs >= cx) & (xs < cx + cw)).unsqueeze(1)
+        return torch.where(hole & chosen(), torch.zeros((), dtype=x.dtype, device=device), x)
 
     @torch.no_grad()
     def accumulate(self, real_logits: torch.Tensor) -> None:
-        """Collect sign(D(real)) for the next adjustment."""
-        self._sign_sum += float(torch.sign(real_logits.detach().float()).sum())
+        """Collect sign(D(real)) for the next adjustment (a device tensor: no read-back)."""
+        self._sign_sum = self._sign_sum + torch.sign(real_logits.detach().float()).sum()
         self._count += real_logits.numel()
 
     @torch.no_grad()
-    def adjust(self, images_since_last: int) -> float | None:
-        """Move ``p`` towards r_t = target; returns r_t (None if nothing was collected).
+    def adjust(self, images_since_last: int) -> torch.Tensor | None:
+        """Move ``p`` towards r_t = target; returns r_t as a 0-d tensor (None if nothing was collected).
 
         Under ``torch.distributed`` the statistics are summed over processes first, so every
         process takes the same step and ``p`` stays identical everywhere.
@@ -239,12 +250,13 @@ class AdaptiveAugment(torch.nn.Module):
         if not self.adaptive or self._count == 0:
             self._sign_sum, self._count = 0.0, 0
             return None
-        stats = torch.tensor([self._sign_sum, float(self._count)], device=self.p.device)
+        sign_sum = torch.as_tensor(self._sign_sum, dtype=torch.float32, device=self.p.device)
+        stats = torch.stack([sign_sum, torch.tensor(float(self._count), device=self.p.device)])
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.all_reduce(stats)
             images_since_last *= torch.distributed.get_world_size()
-        r_t = float(stats[0] / stats[1])
+        r_t = stats[0] / stats[1]
         step = images_since_last / (self.speed_kimg * 1000)
-        self.p.copy_((self.p + (step if r_t > self.target else -step)).clamp(0, 1))
+        self.p.copy_((self.p + torch.where(r_t > self.target, step, -step)).clamp(0, 1))
         self._sign_sum, self._count = 0.0, 0
         return r_t

@@ -42,6 +42,11 @@ class EngineConfig:
     validate_every: int = 1000
     log_every: int = 50
     resume: str = ""  # "" = fresh run, "latest", or a checkpoint folder
+    # speed (none of these changes the maths; see training/engine.py)
+    max_minutes: float = 0.0  # wall-clock budget incl. set-up; > 0 shortens max_steps to fit (0 = none)
+    fused_optimizer: bool = True  # fused Adam kernels on CUDA (ignored on the CPU)
+    channels_last: bool = False  # NHWC layout for networks and image batches (tensor cores like it)
+    compile: str = "none"  # "none" | "generator" | "all" (torch.compile; "all" cannot do R1's double backward)
     report_to: str = "tensorboard"  # any accelerate tracker name, or "none"
     push_to_hub: bool = False
     hub_model_id: str = ""  # "<user>/<name>"; pushed from the main process only, EMA G + config + card

@@ -25,8 +25,9 @@ def _to_uint8_tensor(img: Image.Image) -> torch.Tensor:
 def load_image_sources(spec: str, min_size: int = 0) -> list[torch.Tensor]:
     """Load every training image named by ``spec`` into memory as uint8 tensors.
 
-    ``spec`` is a comma-separated list of image folders (searched recursively) and/or Hugging Face
-    datasets written ``hf:<name>[:<split>]`` (the first image column is used).
+    ``spec`` is a comma-separated list of image folders (searched recursively), Hugging Face
+    datasets written ``hf:<name>[:<split>]`` (the first image column is used) and/or data packs
+    written ``pack:<file>[#<subfolder>]`` (see ``training.packs``; stored order = the folder's order).
     Images smaller than ``min_size`` on either side are skipped.
 
     Example:
@@ -39,6 +40,11 @@ def load_image_sources(spec: str, min_size: int = 0) -> list[torch.Tensor]:
     for part in [p.strip() for p in spec.split(",") if p.strip()]:
         if part.startswith("hf:"):
             images.extend(_load_hf_images(part[3:]))
+            continue
+        if part.startswith("pack:"):
+            from .packs import load_pack_images  # lazy: packs imports this module
+
+            images.extend(load_pack_images(part))
             continue
         folder = Path(part)
         if not folder.is_dir():
@@ -68,10 +74,23 @@ def _load_hf_images(name_and_split: str) -> list[torch.Tensor]:
     return [_to_uint8_tensor(row[column]) for row in ds]
 
 
+def counter_generator(seed: int, step: int, rank: int) -> torch.Generator:
+    """A distinct, reproducible CPU random stream per (seed, step, rank).
+
+    Batches are drawn on the CPU from this stream and only the pixels are gathered on the
+    training device, so the CPU and the GPU cut the same batches, and drawing never waits for
+    the GPU. Large odd multipliers keep the streams of neighbouring steps and ranks apart.
+    """
+    return torch.Generator().manual_seed(seed * 1_000_003 + step * 7919 + rank * 104_729)
+
+
 class RandomPatchSampler:
     """Random square crops with random flips / 90-degree rotations, as float tensors in [0, 1].
 
-    ``sample(step, rank)`` is deterministic in its arguments (see the module docstring).
+    ``sample(step, rank)`` is deterministic in its arguments (see the module docstring). All
+    images live in one flat uint8 buffer (3, total pixels), on the device given to ``to()``; a
+    batch is one gather from it, whatever the number of patches, so no per-patch work runs on
+    the host and the pixels never cross the PCIe bus during training.
 
     Example:
         >>> sampler = RandomPatchSampler([torch.zeros(3, 40, 50, dtype=torch.uint8)], patch_size=16, seed=0)
@@ -83,30 +102,52 @@ class RandomPatchSampler:
         too_small = [tuple(im.shape[-2:]) for im in images if min(im.shape[-2:]) < patch_size]
         if too_small:
             raise ValueError(f"{len(too_small)} images are smaller than patch_size={patch_size}, e.g. {too_small[0]}.")
-        self.images = list(images)
+        if not images:
+            raise ValueError("RandomPatchSampler needs at least one image.")
         self.patch_size = patch_size
         self.seed = seed
         self.augment = augment
+        self.flat = torch.cat([im.reshape(im.shape[0], -1) for im in images], dim=1)  # (C, sum of H*W)
+        self.heights = torch.tensor([im.shape[-2] for im in images])
+        self.widths = torch.tensor([im.shape[-1] for im in images])
+        sizes = self.heights * self.widths
+        self.starts = torch.cumsum(sizes, 0) - sizes  # where each image begins in the flat buffer
+
+    def __len__(self) -> int:
+        return len(self.heights)
+
+    def to(self, device: torch.device | str) -> RandomPatchSampler:
+        """Hold the pixels on ``device`` (once; the training device, normally)."""
+        self.flat = self.flat.to(device)
+        return self
 
     def generator(self, step: int, rank: int = 0) -> torch.Generator:
-        # a distinct, reproducible stream per (step, rank); large odd multipliers avoid overlaps
-        return torch.Generator().manual_seed(self.seed * 1_000_003 + step * 7919 + rank * 104_729)
+        return counter_generator(self.seed, step, rank)
 
     def sample(self, step: int, batch_size: int, rank: int = 0) -> torch.Tensor:
         gen = self.generator(step, rank)
         p = self.patch_size
-        patches = []
-        for index in torch.randint(len(self.images), (batch_size,), generator=gen).tolist():
-            img = self.images[index]
-            top = int(torch.randint(img.shape[1] - p + 1, (1,), generator=gen))
-            left = int(torch.randint(img.shape[2] - p + 1, (1,), generator=gen))
-            patch = img[:, top : top + p, left : left + p]
-            if self.augment:
-                flip, rot = torch.randint(2, (1,), generator=gen).item(), torch.randint(4, (1,), generator=gen).item()
-                patch = patch.flip(-1) if flip else patch
-                patch = torch.rot90(patch, rot, dims=(-2, -1))
-            patches.append(patch)
-        return torch.stack(patches).float().div_(255)
+        # 1. per patch, on the host: which image, where, and which of the 8 flips/rotations
+        index = torch.randint(len(self), (batch_size,), generator=gen)
+        h, w = self.heights[index], self.widths[index]
+        top = (torch.rand(batch_size, generator=gen) * (h - p + 1)).long()
+        left = (torch.rand(batch_size, generator=gen) * (w - p + 1)).long()
+        flip = torch.randint(2, (batch_size,), generator=gen) if self.augment else torch.zeros(batch_size, dtype=torch.long)
+        rot = torch.randint(4, (batch_size,), generator=gen) if self.augment else torch.zeros(batch_size, dtype=torch.long)
+        params = torch.stack([self.starts[index], w, top, left, flip, rot], dim=1)  # (B, 6)
+        # 2. on the device: the source pixel of every output pixel, then one gather
+        params = params.to(self.flat.device, non_blocking=True)
+        start, width, top, left, flip, rot = (params[:, k].view(-1, 1, 1) for k in range(6))
+        i = torch.arange(p, device=self.flat.device).view(1, p, 1)
+        j = torch.arange(p, device=self.flat.device).view(1, 1, p)
+        last = p - 1
+        # torch.rot90(patch, k) reads patch[i, j] (k=0), [j, last-i] (1), [last-i, last-j] (2), [last-j, i] (3)
+        row = torch.where(rot == 0, i, torch.where(rot == 1, j, torch.where(rot == 2, last - i, last - j)))
+        col = torch.where(rot == 0, j, torch.where(rot == 1, last - i, torch.where(rot == 2, last - j, i)))
+        col = torch.where(flip == 1, last - col, col)  # the mirror flip comes before the rotation
+        source = start + (top + row) * width + (left + col)  # (B, p, p) positions in the flat buffer
+        patches = self.flat[:, source.flatten()].view(-1, batch_size, p, p).transpose(0, 1)
+        return patches.float().div_(255)
 
 
 #: CelebA's aligned 89x109 faces: the square that holds the face (left, top, right, bottom).
@@ -165,8 +206,10 @@ def load_square_images(spec: str, size: int, crop_box: tuple[int, int, int, int]
 class ImageBatchSampler:
     """Random batches of whole images (+ their indices) with optional mirror flips, in [0, 1].
 
-    Deterministic in (seed, step, rank) like ``RandomPatchSampler``; the indices let a recipe look
-    up per-image side data (captions, labels).
+    Deterministic in (seed, step, rank) like ``RandomPatchSampler``, whose device rule it follows:
+    indices and flips are drawn on the CPU, the images (held on the device given to ``to()``)
+    are gathered there. The indices come back on the CPU and let a recipe look up per-image side
+    data (captions, labels).
 
     Example:
         >>> sampler = ImageBatchSampler(torch.zeros(5, 3, 8, 8, dtype=torch.uint8), seed=0)
@@ -180,8 +223,13 @@ class ImageBatchSampler:
             raise ValueError("images must be a non-empty uint8 tensor (N, 3, H, W).")
         self.images, self.seed, self.mirror = images, seed, mirror
 
+    def to(self, device: torch.device | str) -> ImageBatchSampler:
+        """Hold the images on ``device`` (once; the training device, normally)."""
+        self.images = self.images.to(device)
+        return self
+
     def generator(self, step: int, rank: int = 0) -> torch.Generator:
-        return torch.Generator().manual_seed(self.seed * 1_000_003 + step * 7919 + rank * 104_729)
+        return counter_generator(self.seed, step, rank)
 
     def sample(self, step: int, batch_size: int, rank: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         gen = self.generator(step, rank)
@@ -190,9 +238,10 @@ class ImageBatchSampler:
 
     def take(self, indices: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """The images at ``indices`` in [0, 1], mirrored at random (from ``gen``) if ``mirror``."""
-        batch_size = len(indices)
-        batch = self.images[indices].float().div_(255)
-        if self.mirror:
-            flip = torch.rand(batch_size, generator=gen) < 0.5
-            batch[flip] = batch[flip].flip(-1)
+        device = self.images.device
+        flip = torch.rand(len(indices), generator=gen) < 0.5 if self.mirror else None
+        batch = self.images[indices.to(device, non_blocking=True)].float().div_(255)
+        if flip is not None:
+            flip = flip.to(device, non_blocking=True).view(-1, 1, 1, 1)
+            batch = torch.where(flip, batch.flip(-1), batch)
         return batch

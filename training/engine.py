@@ -10,6 +10,15 @@ A family plugs in through a ``GANRecipe`` (networks, a batch source, a loss obje
 and export); the engine never branches on the family, and the recipe never touches devices,
 precision, processes or checkpoints.
 
+Speed without changing the maths (each one a config switch, see ``EngineConfig``):
+- no host synchronisation per step: losses and logs stay on the device and are read back, with
+  the NaN/inf check, once every ``log_every`` steps and before every checkpoint, so the CPU queues
+  work ahead of the GPU; the EMA keeps its update count on the host for the same reason;
+- fused Adam on CUDA (``fused_optimizer``), TF32 and cuDNN autotuning on CUDA, optional
+  ``channels_last`` and ``torch.compile`` of the generator (``compile``);
+- a wall-clock budget (``max_minutes``): the run measures its own speed and shortens
+  ``max_steps`` (and the schedule with it) so that it ends, exported, inside the budget.
+
 Checkpoints are two plain kinds (as in diffusers' training examples and BasicSR's ``params_ema``):
 - resumable state in ``<output_dir>/checkpoints/step-XXXXXXXX/``: accelerate's ``save_state``
   (models and scaler as safetensors; optimisers, schedulers, RNG through ``torch.save``, which
@@ -21,6 +30,8 @@ Checkpoints are two plain kinds (as in diffusers' training examples and BasicSR'
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import math
 import os
@@ -35,13 +46,13 @@ from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration, set_seed
 from safetensors.torch import load_file, save_file
 from torch import nn
-from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from training.config import EngineConfig, save_config
 
 CHECKPOINT_PREFIX = "step-"
 RECIPE_STATE = "recipe_state.safetensors"  # tensors a recipe keeps besides its networks
+COMPILE_CHOICES = ("none", "generator", "all")
 
 
 class TrainingDivergedError(RuntimeError):
@@ -50,10 +61,14 @@ class TrainingDivergedError(RuntimeError):
 
 @dataclass
 class StepOutput:
-    """What a loss method returns: the scalar to backpropagate and named scalars to log."""
+    """What a loss method returns: the scalar to backpropagate and named scalars to log.
+
+    Log values may be tensors: the engine reads them back only when it logs (``log_every``), so a
+    loss method never has to call ``.item()`` (each call would stall the CPU until the GPU is done).
+    """
 
     loss: torch.Tensor
-    logs: dict[str, float] = field(default_factory=dict)
+    logs: dict[str, float | torch.Tensor] = field(default_factory=dict)
 
 
 class GANLoss(Protocol):
@@ -86,9 +101,13 @@ class GANRecipe(Protocol):
 
 
 def _lr_lambda(config: EngineConfig):
-    warmup, total, decay_start = config.lr_warmup_steps, max(1, config.max_steps), config.lr_decay_start
+    """The learning-rate factor of step ``s``; reads the config at call time, so a time budget that
+    shortens ``max_steps`` (and ``lr_decay_start`` with it) reshapes the rest of the schedule."""
+    if config.lr_schedule not in ("constant", "cosine", "linear"):
+        raise ValueError(f"lr_schedule must be constant, cosine or linear, got {config.lr_schedule!r}.")
 
     def factor(step: int) -> float:
+        warmup, total, decay_start = config.lr_warmup_steps, max(1, config.max_steps), config.lr_decay_start
         if warmup and step < warmup:
             return (step + 1) / warmup
         if config.lr_schedule == "cosine":
@@ -98,32 +117,69 @@ def _lr_lambda(config: EngineConfig):
             return 1.0 if step < decay_start else max(0.0, 1 - (step - decay_start) / max(1, total - decay_start))
         return 1.0
 
-    if config.lr_schedule not in ("constant", "cosine", "linear"):
-        raise ValueError(f"lr_schedule must be constant, cosine or linear, got {config.lr_schedule!r}.")
     return factor
 
 
-def ema_with_warmup(decay: float):
-    """EMA update for ``AveragedModel`` whose decay ramps up as min(decay, (1 + n) / (10 + n)).
+def ema_weight(decay: float, num_averaged: int) -> float:
+    """How far the EMA moves towards the model at its ``num_averaged``-th update (>= 1).
 
-    Without the ramp (diffusers' EMAModel has the same one) a 0.999 average still holds 37% of
-    the random initial weights after 1,000 steps, and early validation measures mostly noise.
+    The decay ramps up as min(decay, (1 + n) / (10 + n)): without the ramp (diffusers' EMAModel
+    has the same one) a 0.999 average still holds 37% of the random initial weights after 1,000
+    steps, and early validation measures mostly noise.
+
+    Example:
+        >>> round(ema_weight(0.999, 1), 4), ema_weight(0.0, 5)
+        (0.8182, 1.0)
     """
     if not 0.0 <= decay <= 1.0:
         raise ValueError(f"ema_decay must be in [0, 1], got {decay}.")
+    return 1 - min(decay, (1 + num_averaged) / (10 + num_averaged))
+
+
+class GeneratorEMA(nn.Module):
+    """Exponential moving average of a network's parameters and float buffers.
+
+    The state dict is ``torch.optim.swa_utils.AveragedModel``'s (``module.*`` and ``n_averaged``),
+    so checkpoints of either load into the other; unlike it, the update count lives on the host
+    too, so an update never waits for the GPU (AveragedModel tests ``n_averaged == 0`` on the
+    device at every step). The first update copies the model; integer buffers are copied always.
+
+    Example:
+        >>> ema = GeneratorEMA(nn.Linear(2, 2), decay=0.9)
+        >>> ema.update(nn.Linear(2, 2)); ema.num_updates
+        1
+    """
+
+    def __init__(self, model: nn.Module, decay: float):
+        super().__init__()
+        ema_weight(decay, 1)  # checks the range now, not at the first update
+        self.module = copy.deepcopy(model).requires_grad_(False)
+        self.register_buffer("n_averaged", torch.tensor(0, dtype=torch.long))
+        self.decay = decay
+        self.num_updates = 0
+
+    @staticmethod
+    def _tensors(model: nn.Module) -> list[torch.Tensor]:
+        return [t.detach() for t in (*model.parameters(), *model.buffers())]
 
     @torch.no_grad()
-    def update(ema_params: list[torch.Tensor], model_params: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
-        n = int(num_averaged)
-        weight = 1 - min(decay, (1 + n) / (10 + n))
-        floats = [(e, m) for e, m in zip(ema_params, model_params) if e.is_floating_point()]
-        if floats:
+    def update(self, model: nn.Module) -> None:
+        mine, theirs = self._tensors(self.module), self._tensors(model)
+        floats = [(e, m) for e, m in zip(mine, theirs) if e.is_floating_point()]
+        if self.num_updates == 0:
+            torch._foreach_copy_(mine, theirs)
+        elif floats:
+            weight = ema_weight(self.decay, self.num_updates)
             torch._foreach_lerp_([e for e, _ in floats], [m for _, m in floats], weight)
-        for e, m in zip(ema_params, model_params):
-            if not e.is_floating_point():  # counters such as num_batches_tracked: follow the model
-                e.copy_(m)
+            for e, m in zip(mine, theirs):
+                if not e.is_floating_point():  # counters such as num_batches_tracked follow the model
+                    e.copy_(m)
+        self.num_updates += 1
+        self.n_averaged.fill_(self.num_updates)  # a host number written to the device: no sync
 
-    return update
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.num_updates = int(self.n_averaged)  # once, at resume
 
 
 def list_checkpoints(output_dir: str | Path) -> list[Path]:
@@ -136,14 +192,32 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
     )
 
 
+def to_channels_last(batch: Any) -> Any:
+    """4-D tensors of a batch (tensor, dict, list/tuple or dataclass) in channels_last layout."""
+    if isinstance(batch, torch.Tensor):
+        return batch.contiguous(memory_format=torch.channels_last) if batch.ndim == 4 else batch
+    if isinstance(batch, dict):
+        return {k: to_channels_last(v) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_channels_last(v) for v in batch)
+    if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
+        return dataclasses.replace(batch, **{f.name: to_channels_last(getattr(batch, f.name)) for f in dataclasses.fields(batch)})
+    return batch
+
+
 class Engine:
     """Runs a ``GANRecipe`` under ``config``. See the module docstring for the loop.
 
     Example:
-        >>> # engine = Engine(config, recipe); pipeline_folder = engine.train()
+        >>> # engine = Engine(config, recipe_factory); pipeline_folder = engine.train()
     """
 
     def __init__(self, config: EngineConfig, recipe_factory):
+        if config.compile not in COMPILE_CHOICES:
+            raise ValueError(f"compile must be one of {COMPILE_CHOICES}, got {config.compile!r}.")
+        if config.max_minutes < 0:
+            raise ValueError(f"max_minutes must be >= 0 (0 = no time budget), got {config.max_minutes}.")
+        self.started = time.time()  # the time budget counts data loading and set-up too
         self.config = config
         self.output_dir = Path(config.output_dir)
         # The accelerator exists before the recipe so that the recipe can be built knowing the
@@ -160,25 +234,42 @@ class Engine:
                 project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "logs")
             ),
         )
+        if self.accelerator.device.type == "cuda":
+            # TF32 for the fp32 parts, and cuDNN picks the fastest kernels for the fixed shapes
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+            torch.backends.cudnn.benchmark = True
         set_seed(config.seed)  # same initial weights on every process; data differs by rank
         self.recipe: GANRecipe = recipe_factory(config)
         self.step = 0
+        self.requested_max_steps = config.max_steps  # a time budget may shorten config.max_steps
+        self.speed_history: list[tuple[int, float]] = []  # (step, images/s) at each log line
+        self._unchecked: list[tuple[str, int, torch.Tensor]] = []  # losses not yet checked for NaN/inf
+        self._pending_logs: dict[str, float | torch.Tensor] = {}
 
     # ------------------------------------------------------------------ set-up
+    def _optimizer(self, module: nn.Module, lr: float) -> torch.optim.Optimizer:
+        cfg = self.config
+        # fused Adam: one kernel for all parameters instead of several per tensor (CUDA only here;
+        # the CPU keeps the default so CPU runs stay as they were)
+        fused = cfg.fused_optimizer and self.accelerator.device.type == "cuda"
+        return torch.optim.Adam(module.parameters(), lr=lr, betas=(cfg.adam_beta1, cfg.adam_beta2), fused=fused or None)
+
     def _build(self) -> None:
         cfg, acc, recipe = self.config, self.accelerator, self.recipe
-        betas = (cfg.adam_beta1, cfg.adam_beta2)
         self.G = recipe.generator
         self.D = recipe.discriminator
+        if cfg.channels_last:
+            self.G.to(memory_format=torch.channels_last)
+            if self.D is not None:
+                self.D.to(memory_format=torch.channels_last)
         # EMA of the (unwrapped) generator, an ordinary module we can validate and export
-        self.G_ema = AveragedModel(self.G, multi_avg_fn=ema_with_warmup(cfg.ema_decay), use_buffers=True)
-        self.G_ema.requires_grad_(False)
-        opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, betas=betas)
+        self.G_ema = GeneratorEMA(self.G, cfg.ema_decay)
+        opt_G = self._optimizer(self.G, cfg.g_lr)
         # accelerate steps a prepared scheduler once per process per optimiser step, so the
         # schedule is written in those units (as diffusers' training examples do)
         sched_G = torch.optim.lr_scheduler.LambdaLR(opt_G, self._per_process_lambda())
         if self.D is not None:
-            opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=betas)
+            opt_D = self._optimizer(self.D, cfg.d_lr)
             sched_D = torch.optim.lr_scheduler.LambdaLR(opt_D, self._per_process_lambda())
             self.G, self.D, self.opt_G, self.opt_D, self.sched_G, self.sched_D = acc.prepare(
                 self.G, self.D, opt_G, opt_D, sched_G, sched_D
@@ -187,6 +278,10 @@ class Engine:
             self.G, self.opt_G, self.sched_G = acc.prepare(self.G, opt_G, sched_G)
             self.opt_D = self.sched_D = None
         self.G_ema.to(acc.device)
+        # the steps may run compiled copies; checkpoints, EMA and export use the plain modules.
+        # D is compiled only on request: compiled graphs cannot differentiate twice (R1 needs to)
+        self.G_step = torch.compile(self.G) if cfg.compile in ("generator", "all") else self.G
+        self.D_step = torch.compile(self.D) if cfg.compile == "all" and self.D is not None else self.D
 
     def _per_process_lambda(self):
         factor = _lr_lambda(self.config)
@@ -195,7 +290,11 @@ class Engine:
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self) -> Path:
-        """Atomic: write into a temporary folder, then rename; prune beyond the total limit."""
+        """Atomic: write into a temporary folder, then rename; prune beyond the total limit.
+
+        Refuses (``TrainingDivergedError``) to save weights that a NaN/inf loss has touched.
+        """
+        self._check_finite()
         acc = self.accelerator
         root = self.output_dir / "checkpoints"
         final = root / f"{CHECKPOINT_PREFIX}{self.step:08d}"
@@ -211,9 +310,10 @@ class Engine:
             save_file(ema_state, str(tmp / "ema.safetensors"))
             if hasattr(self.recipe, "state_dict"):  # e.g. an adaptive augmentation probability
                 save_file(self.recipe.state_dict(), str(tmp / RECIPE_STATE))
-            (tmp / "trainer_state.json").write_text(
-                json.dumps({"step": self.step, "world_size": self.accelerator.num_processes, "time": time.time()})
-            )
+            state = {"step": self.step, "world_size": self.accelerator.num_processes, "time": time.time()}
+            if self.config.max_steps != self.requested_max_steps:
+                state["max_steps"] = self.config.max_steps  # as planned by the time budget
+            (tmp / "trainer_state.json").write_text(json.dumps(state))
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
@@ -239,29 +339,55 @@ class Engine:
         self.G_ema.load_state_dict(load_file(str(folder / "ema.safetensors"), device=str(self.accelerator.device)))
         if (folder / RECIPE_STATE).exists() and hasattr(self.recipe, "load_state_dict"):
             self.recipe.load_state_dict(load_file(str(folder / RECIPE_STATE)))
-        self.step = json.loads((folder / "trainer_state.json").read_text())["step"]
+        state = json.loads((folder / "trainer_state.json").read_text())
+        self.step = state["step"]
+        if self.config.max_minutes > 0 and "max_steps" in state:  # keep the budgeted plan's schedule
+            self._plan(state["max_steps"])
         self.accelerator.print(f"Resumed from {folder} at step {self.step}.")
 
     # ------------------------------------------------------------------ the loop
-    def _check_finite(self, name: str, loss: torch.Tensor) -> None:
+    def _check_finite(self) -> None:
+        """Read back every loss since the last check (one sync) and stop at the first NaN/inf."""
+        if not self._unchecked:
+            return
+        losses = torch.stack([loss.float().reshape(()) for _, _, loss in self._unchecked])
+        bad = ~torch.isfinite(losses)
         # every process must agree, or one would stop while the others wait in a collective
-        bad = self.accelerator.reduce((~torch.isfinite(loss.detach())).float().reshape(1), reduction="sum")
-        if bad.item() > 0:
-            last = list_checkpoints(self.output_dir)
-            where = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
-            raise TrainingDivergedError(
-                f"{name} loss is {loss.item()} at step {self.step}; stopping ({where}, untouched). "
-                "Lower the learning rate, enable grad_clip, or train in bf16/fp32 instead of fp16."
-            )
+        if self.accelerator.reduce(bad.any().float().reshape(1), reduction="sum").item() == 0:
+            self._unchecked.clear()
+            return
+        local = bad.nonzero().flatten().tolist()
+        if local:
+            name, step, loss = self._unchecked[local[0]]
+            what = f"{name} loss is {loss.item()} at step {step}"
+        else:
+            what = f"a loss on another process is not finite by step {self.step}"
+        last = list_checkpoints(self.output_dir)
+        where = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
+        raise TrainingDivergedError(
+            f"{what}; stopping ({where}, untouched). "
+            "Lower the learning rate, enable grad_clip, or train in bf16/fp32 instead of fp16."
+        )
 
     def _optimise(self, model: nn.Module, optimizer, scheduler, out: StepOutput, name: str) -> None:
-        self._check_finite(name, out.loss)
+        self._unchecked.append((name, self.step, out.loss.detach()))
         self.accelerator.backward(out.loss)
         if self.config.grad_clip and self.accelerator.sync_gradients:
             self.accelerator.clip_grad_norm_(model.parameters(), self.config.grad_clip)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
+
+    def _read_logs(self) -> dict[str, float]:
+        """The latest value of every logged scalar, read back from the device in one go."""
+        names = list(self._pending_logs)
+        values = [self._pending_logs[n] for n in names]
+        tensors = [i for i, v in enumerate(values) if isinstance(v, torch.Tensor)]
+        if tensors:
+            read = torch.stack([values[i].detach().float().reshape(()) for i in tensors]).tolist()
+            for i, value in zip(tensors, read):
+                values[i] = value
+        return {n: float(v) for n, v in zip(names, values)}
 
     def _validate(self) -> dict[str, float]:
         metrics, images = self.recipe.validate(self.G_ema.module)
@@ -272,9 +398,30 @@ class Engine:
         self.accelerator.log({f"Metrics/{k}": v for k, v in metrics.items()}, step=self.step)
         return metrics
 
+    # ------------------------------------------------------------------ the time budget
+    def _plan(self, max_steps: int) -> None:
+        """Shorten the run to ``max_steps`` (never lengthen it); the schedule's turning point follows."""
+        cfg = self.config
+        max_steps = max(self.step + 1, min(self.requested_max_steps, int(max_steps)))
+        if cfg.lr_decay_start and self.requested_max_steps:
+            cfg.lr_decay_start = round(self._requested_decay_start * max_steps / self.requested_max_steps)
+        cfg.max_steps = max_steps
+
+    def _seconds_left(self) -> float:
+        return self.config.max_minutes * 60 - (time.time() - self.started)
+
+    def _replan_from_speed(self, since: tuple[int, float]) -> None:
+        """At a log line: steps/s since ``since`` (step, time) -> the step count that fits the budget."""
+        step0, t0 = since
+        if self.step <= step0:
+            return
+        steps_per_s = (self.step - step0) / max(time.time() - t0, 1e-9)
+        self._plan(self.step + int(steps_per_s * max(0.0, self._seconds_left())))
+
     def train(self) -> Path:
         """Run to ``max_steps`` (resuming if asked); returns the exported pipeline folder."""
         cfg, acc = self.config, self.accelerator
+        self._requested_decay_start = cfg.lr_decay_start
         self._build()
         if cfg.resume:
             self.load_checkpoint(cfg.resume)
@@ -289,7 +436,8 @@ class Engine:
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not acc.is_local_main_process, desc="train")
         metrics: dict[str, float] = {}
         micro = 0
-        tick = time.time()
+        tick, last_log_step = time.time(), self.step
+        speed_since: tuple[int, float] | None = None  # the budget's speed is measured after the first log line
         while self.step < cfg.max_steps:
             # 1. a batch that depends only on (step, micro-step, rank)
             batch = self.recipe.sample_batch(
@@ -298,43 +446,59 @@ class Engine:
                 acc.process_index,
                 acc.device,
             )
+            if cfg.channels_last:
+                batch = to_channels_last(batch)
             micro += 1
-            logs: dict[str, float] = {}
             models = [self.G] if self.D is None else [self.G, self.D]
             # one accumulate() per micro-step covering both networks (it counts micro-steps)
             with acc.accumulate(*models), acc.autocast():
                 # 2. discriminator step (the loss detaches G's output)
                 if self.D is not None:
                     self.D.requires_grad_(True)
-                    out = self.recipe.loss.discriminator_step(self.G, self.D, batch, self.step)
+                    out = self.recipe.loss.discriminator_step(self.G_step, self.D_step, batch, self.step)
                     self._optimise(self.D, self.opt_D, self.sched_D, out, "discriminator")
-                    logs.update(out.logs)
+                    self._pending_logs.update(out.logs)
                     # D is frozen, and called unwrapped, during the G step: no gradient reaches its
                     # weights and DDP does not wait for gradients that never come
                     self.D.requires_grad_(False)
                 # 3. generator step
-                D_plain = acc.unwrap_model(self.D) if self.D is not None else None
-                out = self.recipe.loss.generator_step(self.G, D_plain, batch, self.step)
+                D_plain = None
+                if self.D is not None:
+                    D_plain = self.D_step if self.D_step is not self.D else acc.unwrap_model(self.D)
+                out = self.recipe.loss.generator_step(self.G_step, D_plain, batch, self.step)
                 self._optimise(self.G, self.opt_G, self.sched_G, out, "generator")
-                logs.update(out.logs)
+                self._pending_logs.update(out.logs)
             if not acc.sync_gradients:
                 continue
             # 4. one optimiser step done: EMA, logging, validation, checkpoint
             self.step += 1
-            self.G_ema.update_parameters(acc.unwrap_model(self.G))
+            self.G_ema.update(acc.unwrap_model(self.G))
             bar.update(1)
-            if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+            out_of_time = cfg.max_minutes > 0 and self._seconds_left() <= 0
+            if self.step % cfg.log_every == 0 or self.step == cfg.max_steps or out_of_time:
+                self._check_finite()  # the one host sync of a log interval, together with the logs
+                logs = self._read_logs()
                 elapsed, tick = time.time() - tick, time.time()
                 images_per_s = (
-                    cfg.log_every
+                    (self.step - last_log_step)
                     * cfg.batch_size
                     * cfg.gradient_accumulation_steps
                     * acc.num_processes
                     / max(elapsed, 1e-9)
                 )
+                last_log_step = self.step
+                self.speed_history.append((self.step, images_per_s))
                 logs.update({"Speed/images_per_s": images_per_s, "Progress/lr_G": self.sched_G.get_last_lr()[0]})
                 acc.log(logs, step=self.step)
                 bar.set_postfix({k.split("/")[-1]: f"{v:.4g}" for k, v in logs.items()})
+                if cfg.max_minutes > 0:
+                    if speed_since is None:
+                        speed_since = (self.step, time.time())  # after warm-up (cuDNN autotuning, compile)
+                    else:
+                        self._replan_from_speed(speed_since)
+                        bar.total = cfg.max_steps
+            if out_of_time:  # stop here: validate, checkpoint and export below
+                cfg.max_steps = self.step
             if acc.is_main_process and (self.step % cfg.validate_every == 0 or self.step == cfg.max_steps):
                 metrics = self._validate()
                 bar.write(f"step {self.step}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
@@ -346,6 +510,7 @@ class Engine:
     def finish(self, metrics: dict[str, float]) -> Path:
         """Export the EMA generator; push it (and only it) from the main process if asked."""
         acc, cfg = self.accelerator, self.config
+        self._check_finite()
         folder = self.output_dir / "pipeline"
         if acc.is_main_process:
             if not metrics:

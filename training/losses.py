@@ -34,8 +34,8 @@ def adversarial_loss(logits: torch.Tensor, target_is_real: bool, kind: str = "va
     raise ValueError(f"Unknown adversarial loss {kind!r}; choose one of {ADVERSARIAL_KINDS}.")
 
 
-def lazy_r1(real_logits: torch.Tensor, real: torch.Tensor, gamma: float, every: int) -> tuple[torch.Tensor, float]:
-    """StyleGAN2's lazy R1: (penalty to add to D's loss, the raw R1 for logging).
+def lazy_r1(real_logits: torch.Tensor, real: torch.Tensor, gamma: float, every: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """StyleGAN2's lazy R1: (penalty to add to D's loss, the raw R1 for logging, detached).
 
     R1 = E ||grad_x D(x)||^2 on reals (``real`` must require grad and have produced
     ``real_logits``), weighted gamma / 2 and multiplied by the interval it runs at, so running it
@@ -44,12 +44,12 @@ def lazy_r1(real_logits: torch.Tensor, real: torch.Tensor, gamma: float, every: 
     Example:
         >>> x = torch.ones(2, 3, requires_grad=True)
         >>> penalty, r1 = lazy_r1((2 * x).sum(dim=1), x, gamma=1.0, every=4)
-        >>> r1, penalty.item()
+        >>> r1.item(), penalty.item()
         (12.0, 24.0)
     """
     (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
     r1 = grad.float().square().flatten(1).sum(dim=1).mean()
-    return r1 * (gamma / 2) * every, r1.item()
+    return r1 * (gamma / 2) * every, r1.detach()
 
 
 def style_mixing_latent(z: torch.Tensor, num_latents: int, prob: float) -> tuple[torch.Tensor | None, int | None]:

@@ -88,12 +88,13 @@ class ImagePool:
 
     Shrivastava et al. 2017: for each new image, while the pool is filling it is stored and used;
     afterwards, with probability 0.5 a random stored image is used instead and replaced by the new
-    one. Randomness comes from the caller's generator, so training resumes exactly.
+    one. Randomness comes from the caller's (CPU) generator, so training resumes exactly, and the
+    images stay on their device: only the draws are made on the host, nothing waits for the GPU.
     """
 
     def __init__(self, capacity: int):
         self.capacity = capacity
-        self.images: torch.Tensor | None = None  # (n <= capacity, C, H, W), float32, CPU
+        self.images: torch.Tensor | None = None  # (n <= capacity, C, H, W), float32, on the fakes' device
 
     def __len__(self) -> int:
         return 0 if self.images is None else len(self.images)
@@ -101,9 +102,11 @@ class ImagePool:
     def query(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if self.capacity <= 0:
             return images
-        stored = images.detach().float().cpu()
+        new = images.detach().float()
+        if self.images is not None and self.images.device != new.device:  # restored from a checkpoint
+            self.images = self.images.to(new.device)
         out = []
-        for image in stored:
+        for image in new:
             draw = float(torch.rand((), generator=generator))
             slot = int(torch.randint(self.capacity, (), generator=generator))
             if len(self) < self.capacity:
@@ -115,10 +118,12 @@ class ImagePool:
                 self.images[slot] = image
             else:
                 out.append(image)
-        return torch.stack(out).to(images.device, images.dtype)
+        return torch.stack(out).to(images.dtype)
 
     def state(self, like: torch.Tensor) -> torch.Tensor:
-        return self.images.contiguous() if self.images is not None else like.new_zeros((0, *like.shape[1:]))
+        if self.images is None:
+            return like.new_zeros((0, *like.shape[1:]))
+        return self.images.detach().cpu().contiguous()
 
     def load(self, images: torch.Tensor) -> None:
         self.images = images.float().clone() if len(images) else None
@@ -150,7 +155,7 @@ class CycleGANLoss:
             F.mse_loss(pred_b[:n].float(), torch.ones_like(pred_b[:n], dtype=torch.float32))
             + F.mse_loss(pred_b[n:].float(), torch.zeros_like(pred_b[n:], dtype=torch.float32))
         )
-        return StepOutput(loss_a + loss_b, {"Loss/D/a": loss_a.item(), "Loss/D/b": loss_b.item()})
+        return StepOutput(loss_a + loss_b, {"Loss/D/a": loss_a.detach(), "Loss/D/b": loss_b.detach()})
 
     def generator_step(self, G, D, batch: dict[str, torch.Tensor], step: int) -> StepOutput:
         cfg = self.config
@@ -164,16 +169,16 @@ class CycleGANLoss:
         cycle_b = F.l1_loss(out["rec_b"].float(), real_b.float())
         loss = adv_a + adv_b + cfg.lambda_cycle * (cycle_a + cycle_b)
         logs = {
-            "Loss/G/adv_a": adv_a.item(),
-            "Loss/G/adv_b": adv_b.item(),
-            "Loss/G/cycle_a": cycle_a.item(),
-            "Loss/G/cycle_b": cycle_b.item(),
+            "Loss/G/adv_a": adv_a.detach(),
+            "Loss/G/adv_b": adv_b.detach(),
+            "Loss/G/cycle_a": cycle_a.detach(),
+            "Loss/G/cycle_b": cycle_b.detach(),
         }
         if use_identity:
             idt_a = F.l1_loss(out["idt_a"].float(), real_a.float())
             idt_b = F.l1_loss(out["idt_b"].float(), real_b.float())
             loss = loss + cfg.lambda_cycle * cfg.lambda_identity * (idt_a + idt_b)
-            logs.update({"Loss/G/identity_a": idt_a.item(), "Loss/G/identity_b": idt_b.item()})
+            logs.update({"Loss/G/identity_a": idt_a.detach(), "Loss/G/identity_b": idt_b.detach()})
         # the next discriminator step trains on these (through the pools)
         self.recipe.pending_fake_a, self.recipe.pending_fake_b = self.recipe.pool_query(
             out["fake_a"], out["fake_b"], step + 1
@@ -220,9 +225,12 @@ class CycleGANRecipe:
 
     # -- engine hooks
     def sample_batch(self, step: int, batch_size: int, rank: int, device: torch.device) -> dict[str, torch.Tensor]:
+        if self.sampler_a.images.device != device:  # once: both domains' images move to the device
+            self.sampler_a.to(device)
+            self.sampler_b.to(device)
         a, _ = self.sampler_a.sample(step, batch_size, rank)
         b, _ = self.sampler_b.sample(step, batch_size, rank)
-        return {"a": a.to(device).mul_(2).sub_(1), "b": b.to(device).mul_(2).sub_(1)}
+        return {"a": a.mul_(2).sub_(1), "b": b.mul_(2).sub_(1)}
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Pools and the fakes waiting for the next D step, checkpointed beside the networks."""

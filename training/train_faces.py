@@ -97,7 +97,7 @@ class StyleGAN2Loss:
         loss_real = F.softplus(-real_logits).mean()  # -log sigmoid(D(real))
         loss_fake = F.softplus(fake_logits).mean()  # -log(1 - sigmoid(D(fake)))
         loss = loss_real + loss_fake
-        logs = {"Loss/D/real": loss_real.item(), "Loss/D/fake": loss_fake.item()}
+        logs = {"Loss/D/real": loss_real.detach(), "Loss/D/fake": loss_fake.detach()}
         if do_r1:  # penalise D's gradient on real images; lazily, so scaled by the interval
             penalty, logs["Loss/D/r1"] = lazy_r1(real_logits, real, cfg.r1_gamma, cfg.r1_every)
             loss = loss + penalty
@@ -106,13 +106,13 @@ class StyleGAN2Loss:
             r_t = self.augment.adjust(batch.shape[0] * cfg.ada_interval)
             if r_t is not None:
                 logs["Augment/r_t"] = r_t
-        logs["Augment/p"] = float(self.augment.p)
+        logs["Augment/p"] = self.augment.p.detach()
         return StepOutput(loss, logs)
 
     def generator_step(self, G, D, batch: torch.Tensor, step: int) -> StepOutput:
         fake = self._generate(G, batch.shape[0], batch.device)
         loss = F.softplus(-D(self.augment(fake))).mean()  # non-saturating: -log sigmoid(D(G(z)))
-        return StepOutput(loss, {"Loss/G/adv": loss.item()})
+        return StepOutput(loss, {"Loss/G/adv": loss.detach()})
 
 
 def G_num_latents(G: nn.Module) -> int:
@@ -125,6 +125,8 @@ class FacesRecipe:
     def __init__(self, cfg: FacesConfig):
         if cfg.augment not in ("ada", "diffaugment", "none"):
             raise ValueError(f"augment must be 'ada', 'diffaugment' or 'none', got {cfg.augment!r}.")
+        if cfg.compile == "all" and cfg.r1_every > 0 and cfg.r1_gamma > 0:
+            raise ValueError("compile=all cannot differentiate D twice for R1; use compile=generator (or r1_every=0).")
         self.config = cfg
         images = load_square_images(cfg.data, cfg.size, parse_crop_box(cfg.crop_box))
         self.sampler = ImageBatchSampler(images, seed=cfg.seed, mirror=cfg.mirror)
@@ -150,10 +152,11 @@ class FacesRecipe:
 
     # -- engine hooks
     def sample_batch(self, step: int, batch_size: int, rank: int, device: torch.device) -> torch.Tensor:
-        images, _ = self.sampler.sample(step, batch_size, rank)
-        if self.augment.p.device != device:
+        if self.augment.p.device != device:  # once: the images and the augmentation move to the device
             self.augment.to(device)
-        return images.to(device).mul_(2).sub_(1)  # [-1, 1], as G produces
+            self.sampler.to(device)
+        images, _ = self.sampler.sample(step, batch_size, rank)
+        return images.mul_(2).sub_(1)  # [-1, 1], as G produces
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Recipe state the engine checkpoints next to the networks (the augmentation probability)."""

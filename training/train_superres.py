@@ -84,22 +84,22 @@ class SuperResolutionLoss:
         # D learns: real HR patches -> real, generated -> fake
         loss_real = adversarial_loss(D(batch.hr), True, kind)
         loss_fake = adversarial_loss(D(self._sr.detach()), False, kind)
-        return StepOutput(loss_real + loss_fake, {"Loss/D/real": loss_real.item(), "Loss/D/fake": loss_fake.item()})
+        return StepOutput(loss_real + loss_fake, {"Loss/D/real": loss_real.detach(), "Loss/D/fake": loss_fake.detach()})
 
     def generator_step(self, G, D, batch: SRBatch, step: int) -> StepOutput:
         cfg = self.config
         sr, self._sr = (self._sr if self._sr is not None else G(batch.lr)), None
         l1 = F.l1_loss(sr, batch.hr)  # pixel fidelity: |SR - HR|
         loss = cfg.l1_weight * l1
-        logs = {"Loss/G/l1": l1.item()}
+        logs = {"Loss/G/l1": l1.detach()}
         if D is not None:
             adv = adversarial_loss(D(sr), True, cfg.adv_loss, for_discriminator=False)  # fool D
             loss = loss + cfg.adv_weight * adv
-            logs["Loss/G/adv"] = adv.item()
+            logs["Loss/G/adv"] = adv.detach()
         if self.perceptual is not None:
             percep = self.perceptual(sr, batch.hr)  # match VGG features of HR
             loss = loss + cfg.perceptual_weight * percep
-            logs["Loss/G/perceptual"] = percep.item()
+            logs["Loss/G/perceptual"] = percep.detach()
         return StepOutput(loss, logs)
 
 
@@ -157,9 +157,11 @@ class SuperResolutionRecipe:
         self._perceptual = perceptual
 
     def sample_batch(self, step: int, batch_size: int, rank: int, device: torch.device) -> SRBatch:
-        hr = self.sampler.sample(step, batch_size, rank).to(device)
-        if self._perceptual is not None and self._perceptual.mean.device != device:
-            self._perceptual.to(device)
+        if self.sampler.flat.device != device:  # once: the training images move to the device
+            self.sampler.to(device)
+            if self._perceptual is not None:
+                self._perceptual.to(device)
+        hr = self.sampler.sample(step, batch_size, rank)
         # the degradation has its own counter-seeded stream, so resume is exact here too
         lr = degrade(hr, self.config.scale, self.config.degradation, self.sampler.generator(step, rank + 1000))
         return SRBatch(lr=lr, hr=hr)

@@ -12,7 +12,9 @@ the csv's own ``text`` column (any captioned images).
 
 Text: the frozen encoder (``text_encoder``: "" = the packaged all-MiniLM-L6-v2) turns every caption
 phrasing into token states once, before training; they are cached on disk under
-``<output_dir>/text_cache`` and held in memory as fp16, so the encoder never runs in the loop.
+``<output_dir>/text_cache`` and held on the training device as fp16, so the encoder never runs in
+the loop. ``text_states=<file>`` reads them from a file made by ``python -m training.pack_data
+text2image`` instead, and then the encoder is not loaded at all (a GPU machine without it).
 
 Loss (per step, D then G; the engine owns devices, precision, processes, EMA and checkpoints):
 - D: non-saturating logistic loss on (real, its text) vs (G(z, text), text), plus the
@@ -69,6 +71,7 @@ class Text2ImageConfig(EngineConfig):
     phrasings_per_caption: int = 40  # tags: phrasings encoded per (hair, eye) pair, besides the plain tags
     mirror: bool = True
     text_encoder: str = ""  # "" = the packaged all-MiniLM-L6-v2; or a Hub id / folder (CLIP text too)
+    text_states: str = ""  # precomputed token states (training.pack_data); "" = run the encoder once here
     # networks
     size: int = 64
     z_dim: int = 128
@@ -127,22 +130,25 @@ def read_text_captions(folder: str | Path) -> tuple[list[Path], list[str]]:
 class CaptionBank:
     """Every caption phrasing, encoded once: token states (P, V, T, D) fp16 for P captions x V phrasings.
 
-    ``caption_of[i]`` is image i's caption index; ``sample`` picks a phrasing per image and a
-    mismatched caption (a different caption index) per image, deterministically from a generator.
+    ``caption_of[i]`` is image i's caption index (kept on the CPU, where batches are drawn);
+    ``sample`` picks a phrasing per image and a mismatched caption (a different caption index) per
+    image, deterministically from a CPU generator, and gathers the states on their device.
     """
 
-    def __init__(self, prompts: list[list[str]], caption_of: torch.Tensor, encoder, cache_dir: Path):
-        from gan_models.text_encoding import precompute_token_states
-
+    def __init__(self, prompts: list[list[str]], caption_of: torch.Tensor, states: torch.Tensor, mask: torch.Tensor):
         self.num_captions, self.num_variants = len(prompts), len(prompts[0])
-        flat = [p for variants in prompts for p in variants]
-        states, mask = precompute_token_states(encoder, flat, cache_dir)
         self.states = states.view(self.num_captions, self.num_variants, *states.shape[1:])
         self.mask = mask.view(self.num_captions, self.num_variants, -1)
         self.caption_of = caption_of
         self.prompts = prompts
 
+    def to(self, device: torch.device | str) -> CaptionBank:
+        self.states, self.mask = self.states.to(device), self.mask.to(device)
+        return self
+
     def lookup(self, captions: torch.Tensor, variants: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        device = self.states.device
+        captions, variants = captions.to(device, non_blocking=True), variants.to(device, non_blocking=True)
         return self.states[captions, variants].float(), self.mask[captions, variants]
 
     def sample(self, indices: torch.Tensor, gen: torch.Generator):
@@ -186,9 +192,9 @@ class TextMatchingLoss:
         loss_mismatch = F.softplus(mismatch_logits).mean()  # a real image with another caption is "fake"
         loss = loss_real + loss_fake + cfg.mismatch_weight * loss_mismatch
         logs = {
-            "Loss/D/real": loss_real.item(),
-            "Loss/D/fake": loss_fake.item(),
-            "Loss/D/mismatch": loss_mismatch.item(),
+            "Loss/D/real": loss_real.detach(),
+            "Loss/D/fake": loss_fake.detach(),
+            "Loss/D/mismatch": loss_mismatch.detach(),
         }
         if do_r1:
             penalty, logs["Loss/D/r1"] = lazy_r1(real_logits, real, cfg.r1_gamma, cfg.r1_every)
@@ -199,19 +205,20 @@ class TextMatchingLoss:
         cfg = self.config
         fake, z = self._generate(G, batch, return_z=True)
         loss = F.softplus(-D(self.augment(fake), batch["tokens"], batch["mask"])).mean()
-        logs = {"Loss/G/adv": loss.item()}
-        if cfg.mode_seeking_weight > 0:
+        logs = {"Loss/G/adv": loss.detach()}
+        half = fake.shape[0] // 2
+        if cfg.mode_seeking_weight > 0 and half > 0:
             # MSGAN (Mao et al. 2019): images of two z for the same text should differ about as much as
             # the z's do; maximise the ratio. Pairs are (i, i + B/2), the same caption in a grouped batch.
-            half = fake.shape[0] // 2
-            same = batch["caption"][:half] == batch["caption"][half : 2 * half]
-            if same.any():
-                image_gap = (fake[:half] - fake[half : 2 * half]).abs().float().mean(dim=(1, 2, 3))
-                z_gap = (z[:half] - z[half : 2 * half]).abs().float().mean(dim=1)
-                ratio = (image_gap / z_gap)[same].mean()
-                mode_seeking = 1 / (ratio + 1e-5)
-                loss = loss + cfg.mode_seeking_weight * mode_seeking
-                logs["Loss/G/mode_seeking"] = mode_seeking.item()
+            # Pairs of different captions are masked out on the device (no `if same.any()` read-back);
+            # with no same-caption pair the term is 0.
+            same = (batch["caption"][:half] == batch["caption"][half : 2 * half]).float()
+            image_gap = (fake[:half] - fake[half : 2 * half]).abs().float().mean(dim=(1, 2, 3))
+            z_gap = (z[:half] - z[half : 2 * half]).abs().float().mean(dim=1)
+            ratio = ((image_gap / z_gap) * same).sum() / same.sum().clamp(min=1)
+            mode_seeking = same.amax() / (ratio + 1e-5)
+            loss = loss + cfg.mode_seeking_weight * mode_seeking
+            logs["Loss/G/mode_seeking"] = mode_seeking.detach()
         return StepOutput(loss, logs)
 
 
@@ -219,21 +226,23 @@ class Text2ImageRecipe:
     """Data + caption bank + networks + loss for the engine; prompt grids and export."""
 
     def __init__(self, cfg: Text2ImageConfig):
-        from gan_models.text_encoding import SentenceEncoder
-
         if cfg.captions not in ("tags", "text"):
             raise ValueError(f"captions must be 'tags' or 'text', got {cfg.captions!r}.")
+        if cfg.compile == "all" and cfg.r1_every > 0 and cfg.r1_gamma > 0:
+            raise ValueError("compile=all cannot differentiate D twice for R1; use compile=generator (or r1_every=0).")
         self.config = cfg
-        self.encoder = SentenceEncoder.from_pretrained(cfg.text_encoder or None)
         images, prompts, caption_of = self._load(cfg)
         if images.shape[-1] != cfg.size:
             images = F.interpolate(images.float(), size=cfg.size, mode="area").round().clamp(0, 255).to(torch.uint8)
         self.sampler = ImageBatchSampler(images, seed=cfg.seed, mirror=cfg.mirror)
-        self.bank = CaptionBank(prompts, caption_of, self.encoder, Path(cfg.output_dir) / "text_cache")
+        flat = [p for variants in prompts for p in variants]
+        states, mask, self.grid_tokens, self.encoder_name = self._token_states(cfg, flat)
+        text_dim = states.shape[-1]
+        self.bank = CaptionBank(prompts, caption_of, states, mask)
         self.images_of_caption = [torch.nonzero(caption_of == c).flatten() for c in range(len(prompts))]
         self.generator = TextToImageGenerator(
             size=cfg.size,
-            text_dim=self.encoder.embedding_dim,
+            text_dim=text_dim,
             num_text_queries=cfg.num_text_queries,
             z_dim=cfg.z_dim,
             style_dim=cfg.style_dim,
@@ -243,14 +252,41 @@ class Text2ImageRecipe:
         )
         self.discriminator = TextProjectionDiscriminator(
             size=cfg.size,
-            text_dim=self.encoder.embedding_dim,
+            text_dim=text_dim,
             num_text_queries=cfg.num_text_queries,
             channel_base=cfg.channel_base,
             channel_max=cfg.channel_max,
         )
         self.augment = AdaptiveAugment(p=cfg.augment_p, adaptive=False, policy=cfg.augment_policy)
         self.loss = TextMatchingLoss(cfg, self.augment)
-        self.grid_tokens = self.encoder.encode_tokens(list(GRID_PROMPTS))
+
+    @staticmethod
+    def _token_states(cfg: Text2ImageConfig, prompts: list[str]):
+        """(states, mask) of ``prompts``, (states, mask) of the grid prompts, and the encoder's name.
+
+        From ``cfg.text_states`` when given (no encoder is loaded; every prompt this run trains on
+        must be in the file, or it is refused), else from the encoder, once, through the disk cache.
+        """
+        if cfg.text_states:
+            from training.packs import load_text_states
+
+            stored, states, mask, name = load_text_states(cfg.text_states)
+            row = {p: i for i, p in enumerate(stored)}
+            missing = [p for p in [*prompts, *GRID_PROMPTS] if p not in row]
+            if missing:
+                raise ValueError(
+                    f"{cfg.text_states} lacks {len(missing)} of this run's prompts (e.g. {missing[0]!r}): it was made "
+                    "for other captions, phrasings_per_caption or seed. Make it again with "
+                    f"`python -m training.pack_data text2image --phrasings {cfg.phrasings_per_caption} --seed {cfg.seed}`."
+                )
+            take = torch.tensor([row[p] for p in prompts])
+            grid = torch.tensor([row[p] for p in GRID_PROMPTS])
+            return states[take], mask[take], (states[grid].float(), mask[grid]), name
+        from gan_models.text_encoding import SentenceEncoder, precompute_token_states
+
+        encoder = SentenceEncoder.from_pretrained(cfg.text_encoder or None)
+        states, mask = precompute_token_states(encoder, prompts, Path(cfg.output_dir) / "text_cache")
+        return states, mask, encoder.encode_tokens(list(GRID_PROMPTS)), encoder.name
 
     @staticmethod
     def _load(cfg: Text2ImageConfig) -> tuple[torch.Tensor, list[list[str]], torch.Tensor]:
@@ -282,6 +318,10 @@ class Text2ImageRecipe:
 
     # -- engine hooks
     def sample_batch(self, step: int, batch_size: int, rank: int, device: torch.device) -> dict:
+        if self.sampler.images.device != device:  # once: images and token states move to the device
+            self.sampler.to(device)
+            self.bank.to(device)
+            self.augment.to(device)
         gen = self.sampler.generator(step, rank)
         indices = self._indices(batch_size, gen)
         images = self.sampler.take(indices, gen)
@@ -294,7 +334,7 @@ class Text2ImageRecipe:
             "wrong_mask": wrong_mask,
             "caption": self.bank.caption_of[indices],
         }
-        return {k: v.to(device) for k, v in batch.items()}
+        return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
     def _indices(self, batch_size: int, gen: torch.Generator) -> torch.Tensor:
         """Image indices for one batch; caption-grouped (see ``captions_per_batch``) when it divides the batch.
@@ -337,7 +377,7 @@ class Text2ImageRecipe:
         G = copy.deepcopy(generator).cpu().float().eval()
         folder.mkdir(parents=True, exist_ok=True)
         prompt_grid(G, *self.grid_tokens, cfg.grid_seeds, truncation=cfg.grid_truncation).save(folder / "samples.png")
-        TextToImageGANPipeline(generator=G.half(), text_encoder_name=self.encoder.name).save_pretrained(str(folder))
+        TextToImageGANPipeline(generator=G.half(), text_encoder_name=self.encoder_name).save_pretrained(str(folder))
         widths = ", ".join(f"{r}px: {c}" for r, c in G.channels.items())
         training = "\n".join(
             [
@@ -345,7 +385,7 @@ class Text2ImageRecipe:
                 f"discriminator with matching-aware mismatches, weight {cfg.mismatch_weight}; lazy R1 gamma "
                 f"{cfg.r1_gamma} every {cfg.r1_every} steps; style mixing p {cfg.style_mixing_prob}; DiffAugment "
                 f"`{cfg.augment_policy}` p {cfg.augment_p})",
-                f"- Text: frozen `{self.encoder.name}` token states, pooled by {cfg.num_text_queries} learned attention "
+                f"- Text: frozen `{self.encoder_name}` token states, pooled by {cfg.num_text_queries} learned attention "
                 f"queries in G and in D; {self.bank.num_variants} phrasings per caption, encoded once and cached",
                 f"- Generator: StyleGAN2 {cfg.size}x{cfg.size}, z {cfg.z_dim}-d + text -> w {cfg.style_dim}-d through a "
                 f"{cfg.n_mlp}-layer conditional mapping, channels {widths}; EMA weights (decay {cfg.ema_decay}), fp16",
