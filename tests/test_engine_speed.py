@@ -56,9 +56,7 @@ def test_generator_ema_equals_averaged_model_and_loads_its_checkpoints():
         GeneratorEMA(model, decay=1.5)
 
 
-def test_a_nan_between_log_lines_is_caught_before_the_next_checkpoint(
-    image_folder: Path, tmp_path: Path, monkeypatch
-):
+def test_a_nan_between_log_lines_is_caught_before_the_next_checkpoint(image_folder: Path, tmp_path: Path, monkeypatch):
     out = tmp_path / "run"
     real_step = SuperResolutionLoss.generator_step
 
@@ -93,6 +91,9 @@ def test_a_shorter_plan_reshapes_the_schedule():
     assert (config.max_steps, config.lr_decay_start) == (40, 20)
     assert factor(30) == pytest.approx(0.5)
     engine._plan(400)  # never longer than asked
+    assert config.max_steps == 100
+    engine.step = 100  # a re-plan at the last step does not add one
+    engine._plan(101)
     assert config.max_steps == 100
     with pytest.raises(ValueError, match="max_minutes"):
         Engine(EngineConfig(max_minutes=-1, report_to="none"), lambda cfg: None)

@@ -15,6 +15,7 @@ so the label of a phrasing stays exact.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import random
 from pathlib import Path
@@ -24,6 +25,7 @@ import torch
 from PIL import Image
 
 from .data import _to_uint8_tensor
+from .packs import Pack, decode_images, is_pack_spec, parse_pack_spec
 
 __all__ = [
     "EYE_COLOURS",
@@ -33,6 +35,7 @@ __all__ = [
     "HELD_OUT_TEMPLATES",
     "TRAIN_TEMPLATES",
     "TaggedFaces",
+    "caption_phrasings",
     "free_form_prompts",
     "load_tagged_faces",
     "phrase",
@@ -167,6 +170,24 @@ def phrase(hair: str, eye: str, rng: random.Random | int | None = None) -> str:
     return text + rng.choice(("", "", "", ".", "!"))
 
 
+def caption_phrasings(
+    hair: list[str], eye: list[str], phrasings_per_caption: int, seed: int
+) -> tuple[list[tuple[str, str]], list[list[str]]]:
+    """The (hair, eye) pairs of a split, sorted, and each pair's training prompts: tags, then phrasings.
+
+    This is how ``train_text2image``'s ``captions=tags`` builds its prompts (one ``random.Random(seed)``
+    drawn pair after pair), so ``training.pack_data`` can encode exactly the same list ahead of time.
+
+    Example:
+        >>> pairs, prompts = caption_phrasings(["gray", "blonde", "gray"], ["red", "blue", "red"], 2, seed=0)
+        >>> pairs, [len(p) for p in prompts], prompts[0][0]
+        ([('blonde', 'blue'), ('gray', 'red')], [3, 3], 'blonde hair blue eyes')
+    """
+    pairs = sorted(set(zip(hair, eye)))
+    rng = random.Random(seed)
+    return pairs, [[tag_prompt(h, e)] + [phrase(h, e, rng) for _ in range(phrasings_per_caption)] for h, e in pairs]
+
+
 # --------------------------------------------------------------------------------------------
 # the tagged faces on disk
 # --------------------------------------------------------------------------------------------
@@ -180,49 +201,87 @@ class TaggedFaces(NamedTuple):
     eye: list[str]
 
 
-def read_captions(folder: str | os.PathLike) -> tuple[list[Path], list[str], list[str]]:
-    """Read ``folder/captions.csv`` without opening images: (image paths, hair colours, eye colours).
+def read_captions(source: str | os.PathLike) -> tuple[list[Path] | list[str], list[str], list[str]]:
+    """Read a split's ``captions.csv`` without opening images: (images, hair colours, eye colours).
 
+    ``source`` is a split folder (``captions.csv`` + ``images/``) or a pack of one
+    (``pack:<file>[#<subfolder>]``, see ``training.packs``). For a folder the images are paths; for
+    a pack they are member names (``images/00002.jpg``) to read through ``training.packs.Pack``.
     Raises FileNotFoundError for a missing csv or image, ValueError for a malformed row.
     """
-    folder = Path(folder)
+    if is_pack_spec(source):
+        return _read_pack_captions(str(source))
+    folder = Path(source)
     csv_path = folder / "captions.csv"
     if not csv_path.is_file():
         raise FileNotFoundError(
             f"No captions.csv in {folder}. Point at an anime_faces_tagged split folder (with captions.csv and images/)."
         )
-    paths, hair, eye = [], [], []
+
+    def locate(file: str) -> tuple[Path, bool]:
+        path = folder / "images" / file
+        return path, path.is_file()
+
     with csv_path.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = {"file", "hair", "eyes"} - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{csv_path} lacks the column(s) {', '.join(sorted(missing))} (needs file,hair,eyes).")
-        for line, row in enumerate(reader, start=2):
-            try:
-                hair.append(_colour(row["hair"], "hair"))
-                eye.append(_colour(row["eyes"], "eyes"))
-            except ValueError as err:
-                raise ValueError(f"{csv_path}, line {line}: {err}") from None
-            path = folder / "images" / row["file"]
-            if not path.is_file():
-                raise FileNotFoundError(f"{csv_path}, line {line}: image {path} does not exist.")
-            paths.append(path)
-    if not paths:
-        raise ValueError(f"{csv_path} lists no images.")
-    return paths, hair, eye
+        return _parse_caption_rows(f, str(csv_path), locate)
 
 
-def load_tagged_faces(folder: str | os.PathLike) -> TaggedFaces:
+def _read_pack_captions(spec: str) -> tuple[list[str], list[str], list[str]]:
+    """``read_captions`` for ``pack:<file>[#<subfolder>]``: the csv and the images are pack members."""
+    path, subfolder = parse_pack_spec(spec)
+    pack = Pack.open(path)
+    root = f"{subfolder}/" if subfolder else ""
+    if root + "captions.csv" not in pack:
+        raise FileNotFoundError(
+            f"No captions.csv in {spec}. Pack an anime_faces_tagged split folder (with captions.csv and images/), "
+            "e.g. `python -m training.pack_data text2image --out packs`."
+        )
+
+    def locate(file: str) -> tuple[str, bool]:
+        name = f"{root}images/{file}"
+        return name, name in pack
+
+    text = pack.read(root + "captions.csv").decode("utf-8")
+    return _parse_caption_rows(io.StringIO(text, newline=""), f"{spec}: captions.csv", locate)
+
+
+def _parse_caption_rows(f, where: str, locate):
+    """Rows of an open captions.csv: (located images, hair, eye); ``locate(file) -> (image, exists)``."""
+    images, hair, eye = [], [], []
+    reader = csv.DictReader(f)
+    missing = {"file", "hair", "eyes"} - set(reader.fieldnames or ())
+    if missing:
+        raise ValueError(f"{where} lacks the column(s) {', '.join(sorted(missing))} (needs file,hair,eyes).")
+    for line, row in enumerate(reader, start=2):
+        try:
+            hair.append(_colour(row["hair"], "hair"))
+            eye.append(_colour(row["eyes"], "eyes"))
+        except ValueError as err:
+            raise ValueError(f"{where}, line {line}: {err}") from None
+        image, exists = locate(row["file"])
+        if not exists:
+            raise FileNotFoundError(f"{where}, line {line}: image {image} does not exist.")
+        images.append(image)
+    if not images:
+        raise ValueError(f"{where} lists no images.")
+    return images, hair, eye
+
+
+def load_tagged_faces(source: str | os.PathLike) -> TaggedFaces:
     """Load one split of anime_faces_tagged into memory: ``images, hair, eye = load_tagged_faces(path)``.
 
-    All images must share one size (the prepared data is 64x64); colours are the data's words.
+    ``source`` is a split folder or a pack of one (``pack:<file>[#<subfolder>]``); both give the
+    same result. All images must share one size (the prepared data is 64x64); colours are the data's words.
     """
-    paths, hair, eye = read_captions(folder)
-    images = []
-    for path in paths:
-        with Image.open(path) as img:
-            images.append(_to_uint8_tensor(img))
+    items, hair, eye = read_captions(source)
+    if is_pack_spec(source):
+        images = decode_images(Pack.open(parse_pack_spec(str(source)).path), items)
+    else:
+        images = []
+        for path in items:
+            with Image.open(path) as img:
+                images.append(_to_uint8_tensor(img))
     sizes = {tuple(im.shape) for im in images}
     if len(sizes) > 1:
-        raise ValueError(f"Images under {folder} differ in size ({sorted(sizes)[:3]}); resize them to one size first.")
+        raise ValueError(f"Images under {source} differ in size ({sorted(sizes)[:3]}); resize them to one size first.")
     return TaggedFaces(torch.stack(images), hair, eye)

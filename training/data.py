@@ -132,8 +132,16 @@ class RandomPatchSampler:
         h, w = self.heights[index], self.widths[index]
         top = (torch.rand(batch_size, generator=gen) * (h - p + 1)).long()
         left = (torch.rand(batch_size, generator=gen) * (w - p + 1)).long()
-        flip = torch.randint(2, (batch_size,), generator=gen) if self.augment else torch.zeros(batch_size, dtype=torch.long)
-        rot = torch.randint(4, (batch_size,), generator=gen) if self.augment else torch.zeros(batch_size, dtype=torch.long)
+        flip = (
+            torch.randint(2, (batch_size,), generator=gen)
+            if self.augment
+            else torch.zeros(batch_size, dtype=torch.long)
+        )
+        rot = (
+            torch.randint(4, (batch_size,), generator=gen)
+            if self.augment
+            else torch.zeros(batch_size, dtype=torch.long)
+        )
         params = torch.stack([self.starts[index], w, top, left, flip, rot], dim=1)  # (B, 6)
         # 2. on the device: the source pixel of every output pixel, then one gather
         params = params.to(self.flat.device, non_blocking=True)

@@ -201,7 +201,9 @@ def to_channels_last(batch: Any) -> Any:
     if isinstance(batch, (list, tuple)):
         return type(batch)(to_channels_last(v) for v in batch)
     if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
-        return dataclasses.replace(batch, **{f.name: to_channels_last(getattr(batch, f.name)) for f in dataclasses.fields(batch)})
+        return dataclasses.replace(
+            batch, **{f.name: to_channels_last(getattr(batch, f.name)) for f in dataclasses.fields(batch)}
+        )
     return batch
 
 
@@ -402,7 +404,8 @@ class Engine:
     def _plan(self, max_steps: int) -> None:
         """Shorten the run to ``max_steps`` (never lengthen it); the schedule's turning point follows."""
         cfg = self.config
-        max_steps = max(self.step + 1, min(self.requested_max_steps, int(max_steps)))
+        # at least one more step (the budget check stops a run that is out of time), never past the request
+        max_steps = min(self.requested_max_steps, max(self.step + 1, int(max_steps)))
         if cfg.lr_decay_start and self.requested_max_steps:
             cfg.lr_decay_start = round(self._requested_decay_start * max_steps / self.requested_max_steps)
         cfg.max_steps = max_steps
@@ -507,6 +510,24 @@ class Engine:
         bar.close()
         return self.finish(metrics)
 
+    def _write_summary(self, metrics: dict[str, float]) -> None:
+        """``train_summary.json``: what the run did, in numbers (steps, speed, time), for campaigns and cards."""
+        cfg = self.config
+        summary = {
+            "steps": self.step,
+            "max_steps": cfg.max_steps,
+            "requested_max_steps": self.requested_max_steps,
+            "max_minutes": cfg.max_minutes,
+            "seconds": round(time.time() - self.started, 1),
+            "images_per_step": cfg.batch_size * cfg.gradient_accumulation_steps * self.accelerator.num_processes,
+            "images_per_s": [[step, round(speed, 2)] for step, speed in self.speed_history],
+            "device": str(self.accelerator.device),
+            "device_name": torch.cuda.get_device_name() if self.accelerator.device.type == "cuda" else "cpu",
+            "mixed_precision": cfg.mixed_precision,
+            "metrics": metrics,
+        }
+        (self.output_dir / "train_summary.json").write_text(json.dumps(summary, indent=1))
+
     def finish(self, metrics: dict[str, float]) -> Path:
         """Export the EMA generator; push it (and only it) from the main process if asked."""
         acc, cfg = self.accelerator, self.config
@@ -516,6 +537,7 @@ class Engine:
             if not metrics:
                 metrics = self._validate()
             self.recipe.export(self.G_ema.module, folder, metrics)
+            self._write_summary(metrics)
             if cfg.push_to_hub:
                 from gan_models.hub import push_pipeline_to_hub
 

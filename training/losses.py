@@ -34,7 +34,9 @@ def adversarial_loss(logits: torch.Tensor, target_is_real: bool, kind: str = "va
     raise ValueError(f"Unknown adversarial loss {kind!r}; choose one of {ADVERSARIAL_KINDS}.")
 
 
-def lazy_r1(real_logits: torch.Tensor, real: torch.Tensor, gamma: float, every: int) -> tuple[torch.Tensor, torch.Tensor]:
+def lazy_r1(
+    real_logits: torch.Tensor, real: torch.Tensor, gamma: float, every: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """StyleGAN2's lazy R1: (penalty to add to D's loss, the raw R1 for logging, detached).
 
     R1 = E ||grad_x D(x)||^2 on reals (``real`` must require grad and have produced

@@ -28,7 +28,6 @@ Loss (per step, D then G; the engine owns devices, precision, processes, EMA and
 from __future__ import annotations
 
 import csv
-import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +42,7 @@ from torch import nn
 
 from gan_models.text2image import TextProjectionDiscriminator, TextToImageGenerator
 from training.augment import AdaptiveAugment
-from training.captions import load_tagged_faces, phrase, tag_prompt
+from training.captions import caption_phrasings, load_tagged_faces
 from training.card import budget_line, dataset_names
 from training.config import EngineConfig, parse_cli
 from training.data import ImageBatchSampler
@@ -268,7 +267,7 @@ class Text2ImageRecipe:
         must be in the file, or it is refused), else from the encoder, once, through the disk cache.
         """
         if cfg.text_states:
-            from training.packs import load_text_states
+            from training.text_states import load_text_states
 
             stored, states, mask, name = load_text_states(cfg.text_states)
             row = {p: i for i, p in enumerate(stored)}
@@ -293,12 +292,8 @@ class Text2ImageRecipe:
         """Images (N, 3, H, W) uint8, phrasings per caption, and each image's caption index."""
         if cfg.captions == "tags":
             faces = load_tagged_faces(cfg.data)
-            pairs = sorted(set(zip(faces.hair, faces.eye)))
+            pairs, prompts = caption_phrasings(faces.hair, faces.eye, cfg.phrasings_per_caption, cfg.seed)
             index = {pair: i for i, pair in enumerate(pairs)}
-            rng = random.Random(cfg.seed)
-            prompts = [
-                [tag_prompt(h, e)] + [phrase(h, e, rng) for _ in range(cfg.phrasings_per_caption)] for h, e in pairs
-            ]
             caption_of = torch.tensor([index[pair] for pair in zip(faces.hair, faces.eye)])
             return faces.images, prompts, caption_of
         from training.data import _to_uint8_tensor
