@@ -135,3 +135,92 @@ def test_plan_lists_every_gpu_command_against_the_carry_limit(tmp_path: Path):
         assert f"| {command} |" in table
     every_family = {family for families in campaign.GPU_COMMANDS.values() for family in families}
     assert every_family == set(campaign.FAMILIES)
+
+
+def _assert_same_batch(a, b) -> None:
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            _assert_same_batch(a[key], b[key])
+    else:  # a dataclass batch (super-resolution)
+        _assert_same_batch(vars(a), vars(b))
+
+
+def test_recipes_draw_the_same_batches_from_packs_as_from_folders(packs: Path):
+    """What the GPU campaign trains on (packs) is what the folder recipes train on, batch for batch."""
+    from training.train_cyclegan import CycleGANConfig, CycleGANRecipe
+    from training.train_faces import FacesConfig, FacesRecipe
+    from training.train_superres import SuperResConfig, SuperResolutionRecipe
+    from training.train_text2image import Text2ImageConfig, Text2ImageRecipe
+
+    data = packs.parent / "data"
+    tiny = {"output_dir": str(packs.parent / "runs"), "report_to": "none"}
+    cases = [
+        (
+            FacesRecipe,
+            FacesConfig,
+            {
+                "data": "celeba_10k/train",
+                "crop_box": "",
+                "size": 16,
+                "val_data": "",
+                "style_dim": 16,
+                "n_mlp": 2,
+                "channel_base": 128,
+                "channel_max": 16,
+            },
+        ),
+        (
+            SuperResolutionRecipe,
+            SuperResConfig,
+            {"data": "T91,BSD200", "val_data": "", "patch_size": 32, "num_feat": 8, "num_conv": 2},
+        ),
+        (
+            CycleGANRecipe,
+            CycleGANConfig,
+            {
+                "data_a": "face2anime/trainA",
+                "data_b": "face2anime/trainB",
+                "val_a": "",
+                "val_b": "",
+                "size": 32,
+                "ngf": 4,
+                "n_blocks": 1,
+                "ndf": 4,
+            },
+        ),
+        (
+            Text2ImageRecipe,
+            Text2ImageConfig,
+            {
+                "data": "anime_faces_tagged/train",
+                "phrasings_per_caption": 2,
+                "text_states": str(packs / "anime-text-states.safetensors"),
+                "size": 16,
+                "style_dim": 16,
+                "z_dim": 8,
+                "n_mlp": 2,
+                "channel_base": 128,
+                "channel_max": 16,
+                "captions_per_batch": 2,
+            },
+        ),
+    ]
+    pack_of = {
+        "celeba_10k/train": "celeba_10k-train.pack",
+        "T91,BSD200": "sr-train.pack",
+        "face2anime/trainA": "face2anime-trainA.pack",
+        "face2anime/trainB": "face2anime-trainB.pack",
+        "anime_faces_tagged/train": "anime_faces_tagged-train.pack",
+    }
+    for recipe_class, config_class, settings in cases:
+        data_keys = [k for k in ("data", "data_a", "data_b") if k in settings]
+        from_folders = {k: ",".join(str(data / part) for part in settings[k].split(",")) for k in data_keys}
+        from_packs = {k: f"pack:{packs / pack_of[settings[k]]}" for k in data_keys}
+        folder_recipe = recipe_class(config_class(**{**settings, **tiny, **from_folders}))
+        pack_recipe = recipe_class(config_class(**{**settings, **tiny, **from_packs}))
+        for step in (0, 3):
+            cpu = torch.device("cpu")
+            _assert_same_batch(folder_recipe.sample_batch(step, 4, 0, cpu), pack_recipe.sample_batch(step, 4, 0, cpu))

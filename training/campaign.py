@@ -71,12 +71,12 @@ FAMILIES: dict[str, tuple[Stage, ...]] = {
         Stage("anime-text2image", "training/train_text2image.py", "training/configs/gpu/anime_text2image.yaml"),
     ),
     "superres": (
-        Stage("superres-x4-psnr", "training/train_superres.py", "training/configs/gpu/superres_psnr.yaml", 0.75),
+        Stage("superres-x4-psnr", "training/train_superres.py", "training/configs/gpu/superres_psnr.yaml", 0.65),
         Stage(
             "superres-x4-gan",
             "training/train_superres.py",
             "training/configs/gpu/superres_gan.yaml",
-            0.25,
+            0.35,
             starts_from="superres-x4-psnr",
         ),
     ),
@@ -231,7 +231,7 @@ def run_campaign(
     packs_dir: Path,
     work: Path | None = None,
     overrides: dict[str, list[str]] | None = None,
-    reserve_s: float = 30.0,
+    reserve_s: float = 20.0,
 ) -> list[dict]:
     """Train ``families`` concurrently for ``minutes`` each; returns one result row per stage."""
     if minutes <= 0:
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--packs", type=Path, default=REPO_ROOT / "packs", help="folder of the data packs")
     parser.add_argument("--work", type=Path, help="run folders (default: a temporary folder)")
     parser.add_argument("--set", action="append", default=[], metavar="FAMILY:KEY=VALUE", help="recipe overrides")
-    parser.add_argument("--reserve", type=float, default=30.0, help="seconds per stage kept for start-up and export")
+    parser.add_argument("--reserve", type=float, default=20.0, help="seconds per stage kept for start-up and export")
     parser.add_argument("--plan", action="store_true", help="print what each planned GPU command carries, then exit")
     parser.add_argument(
         "--wheels", type=Path, default=REPO_ROOT / ".whl", help="wheels carried to the GPU (for --plan)"

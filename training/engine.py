@@ -385,8 +385,9 @@ class Engine:
         names = list(self._pending_logs)
         values = [self._pending_logs[n] for n in names]
         tensors = [i for i, v in enumerate(values) if isinstance(v, torch.Tensor)]
-        if tensors:
-            read = torch.stack([values[i].detach().float().reshape(()) for i in tensors]).tolist()
+        if tensors:  # gathered on one device, read back in one go
+            device = values[tensors[0]].device
+            read = torch.stack([values[i].detach().float().reshape(()).to(device) for i in tensors]).tolist()
             for i, value in zip(tensors, read):
                 values[i] = value
         return {n: float(v) for n, v in zip(names, values)}
