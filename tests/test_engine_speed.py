@@ -15,8 +15,7 @@ from torch.optim.swa_utils import AveragedModel
 from tests.conftest import make_images
 from tests.test_training import tiny_args
 from training.config import EngineConfig
-from training.engine import Engine, GeneratorEMA, TrainingDivergedError, _lr_lambda, list_checkpoints
-from training.train_superres import SuperResolutionLoss
+from training.engine import Engine, GeneratorEMA, _lr_lambda, list_checkpoints
 from training.train_superres import main as train_superres
 
 
@@ -54,22 +53,6 @@ def test_generator_ema_equals_averaged_model_and_loads_its_checkpoints():
     assert restored.num_updates == 5  # read back once, at load
     with pytest.raises(ValueError, match="ema_decay"):
         GeneratorEMA(model, decay=1.5)
-
-
-def test_a_nan_between_log_lines_is_caught_before_the_next_checkpoint(image_folder: Path, tmp_path: Path, monkeypatch):
-    out = tmp_path / "run"
-    real_step = SuperResolutionLoss.generator_step
-
-    def diverging_step(self, G, D, batch, step):
-        result = real_step(self, G, D, batch, step)
-        return result if step < 2 else type(result)(result.loss * float("nan"), result.logs)
-
-    monkeypatch.setattr(SuperResolutionLoss, "generator_step", diverging_step)
-    # logs every 5 steps, checkpoints every 2: the NaN of step 2 surfaces when step 4 would be saved
-    with pytest.raises(TrainingDivergedError, match="generator loss is nan at step 2.*step-00000002"):
-        train_superres(tiny_args(image_folder, out, max_steps=6, log_every=5))
-    assert [p.name for p in list_checkpoints(out)] == ["step-00000002"]
-    assert all(torch.isfinite(t).all() for t in load_file(str(list_checkpoints(out)[0] / "model.safetensors")).values())
 
 
 def test_time_budget_stops_exports_and_records_the_plan(image_folder: Path, tmp_path: Path):
