@@ -15,7 +15,8 @@ from torch.optim.swa_utils import AveragedModel
 from tests.conftest import make_images
 from tests.test_training import tiny_args
 from training.config import EngineConfig
-from training.engine import Engine, GeneratorEMA, _lr_lambda, list_checkpoints
+from training.ema import GeneratorEMA
+from training.engine import Engine, _lr_lambda, list_checkpoints
 from training.train_superres import main as train_superres
 
 

@@ -30,7 +30,6 @@ Checkpoints are two plain kinds (as in diffusers' training examples and BasicSR'
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import math
@@ -49,6 +48,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from training.config import EngineConfig, save_config
+from training.ema import GeneratorEMA
 
 CHECKPOINT_PREFIX = "step-"
 RECIPE_STATE = "recipe_state.safetensors"  # tensors a recipe keeps besides its networks
@@ -118,68 +118,6 @@ def _lr_lambda(config: EngineConfig):
         return 1.0
 
     return factor
-
-
-def ema_weight(decay: float, num_averaged: int) -> float:
-    """How far the EMA moves towards the model at its ``num_averaged``-th update (>= 1).
-
-    The decay ramps up as min(decay, (1 + n) / (10 + n)): without the ramp (diffusers' EMAModel
-    has the same one) a 0.999 average still holds 37% of the random initial weights after 1,000
-    steps, and early validation measures mostly noise.
-
-    Example:
-        >>> round(ema_weight(0.999, 1), 4), ema_weight(0.0, 5)
-        (0.8182, 1.0)
-    """
-    if not 0.0 <= decay <= 1.0:
-        raise ValueError(f"ema_decay must be in [0, 1], got {decay}.")
-    return 1 - min(decay, (1 + num_averaged) / (10 + num_averaged))
-
-
-class GeneratorEMA(nn.Module):
-    """Exponential moving average of a network's parameters and float buffers.
-
-    The state dict is ``torch.optim.swa_utils.AveragedModel``'s (``module.*`` and ``n_averaged``),
-    so checkpoints of either load into the other; unlike it, the update count lives on the host
-    too, so an update never waits for the GPU (AveragedModel tests ``n_averaged == 0`` on the
-    device at every step). The first update copies the model; integer buffers are copied always.
-
-    Example:
-        >>> ema = GeneratorEMA(nn.Linear(2, 2), decay=0.9)
-        >>> ema.update(nn.Linear(2, 2)); ema.num_updates
-        1
-    """
-
-    def __init__(self, model: nn.Module, decay: float):
-        super().__init__()
-        ema_weight(decay, 1)  # checks the range now, not at the first update
-        self.module = copy.deepcopy(model).requires_grad_(False)
-        self.register_buffer("n_averaged", torch.tensor(0, dtype=torch.long))
-        self.decay = decay
-        self.num_updates = 0
-
-    @staticmethod
-    def _tensors(model: nn.Module) -> list[torch.Tensor]:
-        return [t.detach() for t in (*model.parameters(), *model.buffers())]
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        mine, theirs = self._tensors(self.module), self._tensors(model)
-        floats = [(e, m) for e, m in zip(mine, theirs) if e.is_floating_point()]
-        if self.num_updates == 0:
-            torch._foreach_copy_(mine, theirs)
-        elif floats:
-            weight = ema_weight(self.decay, self.num_updates)
-            torch._foreach_lerp_([e for e, _ in floats], [m for _, m in floats], weight)
-            for e, m in zip(mine, theirs):
-                if not e.is_floating_point():  # counters such as num_batches_tracked follow the model
-                    e.copy_(m)
-        self.num_updates += 1
-        self.n_averaged.fill_(self.num_updates)  # a host number written to the device: no sync
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-        self.num_updates = int(self.n_averaged)  # once, at resume
 
 
 def list_checkpoints(output_dir: str | Path) -> list[Path]:
@@ -422,6 +360,27 @@ class Engine:
         steps_per_s = (self.step - step0) / max(time.time() - t0, 1e-9)
         self._plan(self.step + int(steps_per_s * max(0.0, self._seconds_left())))
 
+    def _log_line(self, bar: tqdm) -> dict[str, float]:
+        """A log interval's one host sync: the NaN/inf check, the logs read back, the speed, and the time
+        budget's re-plan from the speed since the first log line (which held warm-up and autotuning)."""
+        cfg, acc = self.config, self.accelerator
+        self._check_finite()
+        logs = self._read_logs()
+        (last_step, last_time), now = self._last_log, time.time()
+        images = (self.step - last_step) * cfg.batch_size * cfg.gradient_accumulation_steps * acc.num_processes
+        images_per_s = images / max(now - last_time, 1e-9)
+        self._last_log = (self.step, now)
+        self.speed_history.append((self.step, images_per_s))
+        logs.update({"Speed/images_per_s": images_per_s, "Progress/lr_G": self.sched_G.get_last_lr()[0]})
+        acc.log(logs, step=self.step)
+        if cfg.max_minutes > 0:
+            if self._speed_since is None:
+                self._speed_since = (self.step, now)
+            else:
+                self._replan_from_speed(self._speed_since)
+                bar.total = cfg.max_steps
+        return logs
+
     def train(self) -> Path:
         """Run to ``max_steps`` (resuming if asked); returns the exported pipeline folder."""
         cfg, acc = self.config, self.accelerator
@@ -440,8 +399,8 @@ class Engine:
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not acc.is_local_main_process, desc="train")
         metrics: dict[str, float] = {}
         micro = 0
-        tick, last_log_step = time.time(), self.step
-        speed_since: tuple[int, float] | None = None  # the budget's speed is measured after the first log line
+        self._last_log = (self.step, time.time())
+        self._speed_since: tuple[int, float] | None = None  # the budget's speed: measured after the first log line
         while self.step < cfg.max_steps:
             # 1. a batch that depends only on (step, micro-step, rank)
             batch = self.recipe.sample_batch(
@@ -480,27 +439,8 @@ class Engine:
             bar.update(1)
             out_of_time = cfg.max_minutes > 0 and self._seconds_left() <= 0
             if self.step % cfg.log_every == 0 or self.step == cfg.max_steps or out_of_time:
-                self._check_finite()  # the one host sync of a log interval, together with the logs
-                logs = self._read_logs()
-                elapsed, tick = time.time() - tick, time.time()
-                images_per_s = (
-                    (self.step - last_log_step)
-                    * cfg.batch_size
-                    * cfg.gradient_accumulation_steps
-                    * acc.num_processes
-                    / max(elapsed, 1e-9)
-                )
-                last_log_step = self.step
-                self.speed_history.append((self.step, images_per_s))
-                logs.update({"Speed/images_per_s": images_per_s, "Progress/lr_G": self.sched_G.get_last_lr()[0]})
-                acc.log(logs, step=self.step)
+                logs = self._log_line(bar)
                 bar.set_postfix({k.split("/")[-1]: f"{v:.4g}" for k, v in logs.items()})
-                if cfg.max_minutes > 0:
-                    if speed_since is None:
-                        speed_since = (self.step, time.time())  # after warm-up (cuDNN autotuning, compile)
-                    else:
-                        self._replan_from_speed(speed_since)
-                        bar.total = cfg.max_steps
             if out_of_time:  # stop here: validate, checkpoint and export below
                 cfg.max_steps = self.step
             if acc.is_main_process and (self.step % cfg.validate_every == 0 or self.step == cfg.max_steps):
