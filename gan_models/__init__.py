@@ -2,7 +2,8 @@
 
 No gradio and no accelerate here: Spaces and training import this package, never the reverse.
 
-The model classes are exported at the top level on purpose: a saved pipeline's
+The top-level names are the errors and every name in the ``__all__`` of the families' modules
+(:data:`gan_models.families.FAMILIES`, one explicit list): a saved pipeline's
 ``model_index.json`` names the library each component comes from, and loading imports it again,
 so every class that can appear in a saved folder must be importable from here.
 
@@ -13,52 +14,10 @@ Example:
     4
 """
 
-from .errors import (
-    CheckpointFormatError,
-    GanModelsError,
-    ImageTooLargeError,
-    InferenceOutOfMemoryError,
-    InvalidImageError,
-)
-from .faces import StyleGAN2Discriminator, StyleGAN2Generator
-from .pipelines import (
-    CycleGANPipeline,
-    CycleGANPipelineOutput,
-    FaceGANPipeline,
-    FaceGANPipelineOutput,
-    SuperResolutionPipeline,
-    SuperResolutionPipelineOutput,
-    TextToImageGANPipeline,
-    TextToImageGANPipelineOutput,
-    save_animation,
-)
-from .superres import RRDBNet, SRVGGNetCompact, UNetDiscriminatorSN, upscale_factor
-from .text2image import TextProjectionDiscriminator, TextToImageGenerator
-from .translation import PatchDiscriminator, ResnetGenerator
+from . import errors as _errors
+from .families import exports as _exports
 
-__all__ = [
-    "CheckpointFormatError",
-    "CycleGANPipeline",
-    "CycleGANPipelineOutput",
-    "FaceGANPipeline",
-    "FaceGANPipelineOutput",
-    "GanModelsError",
-    "ImageTooLargeError",
-    "InferenceOutOfMemoryError",
-    "InvalidImageError",
-    "PatchDiscriminator",
-    "RRDBNet",
-    "ResnetGenerator",
-    "SRVGGNetCompact",
-    "StyleGAN2Discriminator",
-    "StyleGAN2Generator",
-    "SuperResolutionPipeline",
-    "SuperResolutionPipelineOutput",
-    "TextProjectionDiscriminator",
-    "TextToImageGANPipeline",
-    "TextToImageGANPipelineOutput",
-    "TextToImageGenerator",
-    "UNetDiscriminatorSN",
-    "save_animation",
-    "upscale_factor",
-]
+_names = {name: getattr(_errors, name) for name in _errors.__all__} | _exports()
+globals().update(_names)
+__all__ = sorted(_names)
+del _errors, _exports, _names

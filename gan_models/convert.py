@@ -18,7 +18,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .hub import load_foreign_cyclegan, load_foreign_stylegan2, load_foreign_superres, write_model_card
+from .cards import write_model_card
+from .converters import load_foreign_cyclegan, load_foreign_stylegan2, load_foreign_superres
 from .pipelines.faces import FaceGANPipeline
 from .pipelines.superres import SuperResolutionPipeline
 from .pipelines.translation import CycleGANPipeline

@@ -24,6 +24,9 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
+# exported from gan_models too: saved pipeline folders name these classes
+__all__ = ["StyleGAN2Discriminator", "StyleGAN2Generator"]
+
 SQRT2 = math.sqrt(2.0)
 
 

@@ -7,7 +7,7 @@ The walk of an image through the hub is always the same:
 
 Pillow has many modes; the networks only ever see 8-bit RGB in [0, 1]. Everything else (gray,
 alpha, palettes, 16-bit and float images, CMYK) is normalised here once, so no pipeline needs to
-know about it.
+know about it. Frames (a latent walk) leave as a GIF or MP4 through :func:`save_animation`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from collections.abc import Sequence
 from typing import IO, Union
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from .errors import ImageTooLargeError, InvalidImageError
+from .checks import FPS, check_int
+from .errors import GanModelsError, ImageTooLargeError, InvalidImageError
 
 __all__ = [
     "AI_SOFTWARE",
@@ -33,6 +35,7 @@ __all__ = [
     "merge_alpha",
     "pil_to_tensor",
     "png_metadata",
+    "save_animation",
     "save_png",
     "split_alpha",
     "tensor_to_pil",
@@ -350,4 +353,59 @@ def save_png(img: Image.Image, path: str | os.PathLike, model: str, **extra: obj
     """
     path = Path(path)
     img.save(path, format="PNG", pnginfo=png_metadata(model, **extra))
+    return path
+
+
+def save_animation(frames: Sequence[Image.Image], path: str | os.PathLike, fps: int = 8) -> Path:
+    """Write frames (e.g. from :meth:`FaceGANPipeline.interpolate`) as a looping GIF or an MP4.
+
+    ``.gif`` always works (Pillow). ``.mp4`` needs ``imageio`` and ``imageio-ffmpeg``
+    (``pip install imageio imageio-ffmpeg``). The GIF's comment says the frames are AI-generated.
+
+    Raises:
+        GanModelsError: no frames, frames of different sizes, a bad fps or an unknown extension.
+        ImportError: ``.mp4`` without imageio / imageio-ffmpeg (the message says what to install).
+
+    Example:
+        >>> import tempfile, os
+        >>> from PIL import Image
+        >>> frames = [Image.new("RGB", (8, 8), (i * 60, 0, 0)) for i in range(4)]
+        >>> p = save_animation(frames, os.path.join(tempfile.mkdtemp(), "walk.gif"), fps=10)
+        >>> Image.open(p).n_frames
+        4
+    """
+    path = Path(path)
+    frames = list(frames)
+    if not frames or not all(isinstance(f, Image.Image) for f in frames):
+        raise GanModelsError("frames must be a non-empty list of PIL images (e.g. from pipe.interpolate).")
+    if len({f.size for f in frames}) != 1:
+        raise GanModelsError(f"All frames must have the same size, got {sorted({f.size for f in frames})}.")
+    fps = check_int(fps, FPS)
+    suffix = path.suffix.lower()
+    if suffix not in (".gif", ".mp4"):
+        raise GanModelsError(f"save_animation writes .gif or .mp4 files, got {path.name!r}.")
+    rgb = [f.convert("RGB") for f in frames]
+    if suffix == ".gif":
+        model = frames[0].info.get("model")
+        comment = f"AI-generated (trainedAlgorithmicMedia) by {model}" if model else "AI-generated"
+        rgb[0].save(
+            path,
+            save_all=True,
+            append_images=rgb[1:],
+            duration=round(1000 / fps),  # ms per frame
+            loop=0,  # loop forever
+            disposal=2,
+            comment=comment,
+        )
+        return path
+    try:
+        import imageio.v2 as imageio
+        import imageio_ffmpeg  # noqa: F401  (imported only to fail here, not inside mimwrite)
+    except ImportError as err:
+        raise ImportError(
+            "Writing .mp4 needs imageio and imageio-ffmpeg: pip install imageio imageio-ffmpeg "
+            "(or save a .gif, which needs nothing extra)."
+        ) from err
+    # macro_block_size=1: keep the exact size (imageio would otherwise pad to multiples of 16)
+    imageio.mimwrite(path, [np.asarray(f) for f in rgb], fps=fps, macro_block_size=1)
     return path

@@ -7,6 +7,8 @@ No gradio here: the Spaces import this, and so can any other server.
 * :func:`load_pipeline` loads a model (any family's pipeline class) once per process and keeps the last few.
 * :func:`default_max_pixels` is the input size cap, so one huge upload cannot stall a shared server.
 
+Input checks (seeds, counts, numbers, flags) are in :mod:`gan_models.checks`, shared with the pipelines.
+
 Example:
     >>> @gpu
     ... def double(x):
@@ -18,10 +20,7 @@ Example:
 from __future__ import annotations
 
 import functools
-import math
 import os
-import random
-import re
 import shutil
 import tempfile
 import time
@@ -43,7 +42,6 @@ __all__ = [
     "gpu",
     "load_pipeline",
     "model_label",
-    "number_in_range",
     "serving_device",
 ]
 
@@ -180,94 +178,3 @@ def download_folder(family: str, max_age_s: float = _DOWNLOAD_MAX_AGE_S) -> Path
     folder = root / uuid.uuid4().hex
     folder.mkdir(parents=True)
     return folder
-
-
-def number_in_range(
-    value: object, name: str, low: float, high: float, default: float, hint: str = "", error: type = ValueError
-) -> float:
-    """A UI or API value as a float in ``[low, high]``; ``None`` means ``default``.
-
-    API callers skip the sliders, so every Space checks again; ``error`` lets a Space raise its
-    own exception type (``gr.Error``) without this module importing gradio.
-
-    Example:
-        >>> number_in_range("0.7", "truncation", -1, 2, default=1.0), number_in_range(None, "x", 0, 1, 0.5)
-        (0.7, 0.5)
-    """
-    if value is None:
-        return default
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not low <= number <= high:  # also false for NaN
-        raise error(f"{name} must be a number from {low:g} to {high:g}{f' ({hint})' if hint else ''}, got {value!r}.")
-    return number
-
-
-def whole_number(value: object, name: str, error: type = ValueError) -> int:
-    """A UI or API value as an int (3, 3.0 and "3" are fine), else ``error`` naming the input.
-
-    Example:
-        >>> whole_number("12", "seed"), whole_number(4.0, "num_images")
-        (12, 4)
-    """
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
-        return int(value)  # exact, even past float precision
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = float("nan")
-    if isinstance(value, bool) or not math.isfinite(number) or number != int(number):
-        raise error(f"{name} must be a whole number, got {value!r}.")
-    return int(number)
-
-
-def seed_or_random(value: object, max_seed: int, name: str = "seed", error: type = ValueError) -> int:
-    """A seed in 0..max_seed; empty means a random one. Out of range is an error, not a clamp:
-    a clamped seed is a different image from the one asked for, which would only confuse."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return random.randint(0, max_seed)
-    seed = whole_number(value, name, error)
-    if not 0 <= seed <= max_seed:
-        raise error(f"{name} must be a whole number from 0 to {max_seed}, got {value!r}.")
-    return seed
-
-
-def clamped_count(
-    value: object,
-    name: str,
-    low: int,
-    high: int,
-    default: int,
-    notes: list[str],
-    error: type = ValueError,
-    warn: Callable[[str], object] | None = None,
-) -> int:
-    """A count clamped into ``low..high`` (``None``: ``default``); a clamp is noted in ``notes`` and ``warn``ed.
-
-    Example:
-        >>> notes = []; clamped_count(40, "num_images", 1, 16, 4, notes), notes
-        (16, ['num_images 40 is outside 1 to 16: used 16.'])
-    """
-    if value is None:
-        return default
-    count = whole_number(value, name, error)
-    clamped = min(max(count, low), high)
-    if clamped != count:
-        note = f"{name} {count} is outside {low} to {high}: used {clamped}."
-        if warn is not None:
-            warn(note)
-        notes.append(note)
-    return clamped
-
-
-def flag(value: object, name: str, error: type = ValueError) -> bool:
-    """A checkbox or API value as a bool: True/False, "true"/"false", None or "" (False)."""
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", ""):
-        return value.strip().lower() == "true"
-    raise error(f"{name} must be true or false, got {value!r}.")

@@ -14,6 +14,9 @@ from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 from torch.nn.utils import spectral_norm
 
+# exported from gan_models too: saved pipeline folders name these classes
+__all__ = ["RRDBNet", "SRVGGNetCompact", "UNetDiscriminatorSN", "upscale_factor"]
+
 
 def _scale_residual_init(module: nn.Module, scale: float) -> None:
     """Kaiming-normal init scaled down, so deep residual stacks start close to identity (ESRGAN)."""

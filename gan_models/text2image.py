@@ -44,6 +44,9 @@ from gan_models.faces import (
     stack_styles,
 )
 
+# exported from gan_models too: saved pipeline folders name these classes
+__all__ = ["TextProjectionDiscriminator", "TextToImageGenerator"]
+
 
 def _check_text(tokens: torch.Tensor, mask: torch.Tensor, text_dim: int, batch: int | None = None) -> None:
     if tokens.ndim != 3 or tokens.shape[2] != text_dim:

@@ -66,6 +66,19 @@ def _pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
 
 
+def _check_args(image: torch.Tensor, scale: int, tile_size: int | None, tile_overlap: int) -> None:
+    if image.dim() != 4:
+        raise ValueError(f"image must be a (B, C, H, W) tensor, got shape {tuple(image.shape)}.")
+    if image.device.type != "cpu":
+        raise ValueError("image must be on the CPU; tiled_upscale moves one tile at a time to `device`.")
+    if int(scale) != scale or scale < 1:
+        raise ValueError(f"scale must be a positive integer, got {scale}.")
+    if tile_overlap < 0:
+        raise ValueError(f"tile_overlap must be >= 0, got {tile_overlap}.")
+    if tile_size is not None and tile_size < 0:
+        raise ValueError(f"tile_size must be >= 0 (0 or None = whole image), got {tile_size}.")
+
+
 def tiled_upscale(
     fn: TileFn,
     image: torch.Tensor,
@@ -113,16 +126,7 @@ def tiled_upscale(
         (torch.Size([1, 3, 74, 106]), torch.uint8)
     """
     # 0. check inputs at the door
-    if image.dim() != 4:
-        raise ValueError(f"image must be a (B, C, H, W) tensor, got shape {tuple(image.shape)}.")
-    if image.device.type != "cpu":
-        raise ValueError("image must be on the CPU; tiled_upscale moves one tile at a time to `device`.")
-    if int(scale) != scale or scale < 1:
-        raise ValueError(f"scale must be a positive integer, got {scale}.")
-    if tile_overlap < 0:
-        raise ValueError(f"tile_overlap must be >= 0, got {tile_overlap}.")
-    if tile_size is not None and tile_size < 0:
-        raise ValueError(f"tile_size must be >= 0 (0 or None = whole image), got {tile_size}.")
+    _check_args(image, scale, tile_size, tile_overlap)
     device = torch.device(device) if device is not None else torch.device("cpu")
     dtype = dtype or torch.float32
     height, width = image.shape[-2:]

@@ -3,7 +3,7 @@
 Both networks keep the parameter names and shapes of junyanz/pytorch-CycleGAN-and-pix2pix
 (``ResnetGenerator`` and ``NLayerDiscriminator`` with instance norm, no dropout), so a public
 ``latest_net_G.pth`` loads with ``load_state_dict`` after dropping the instance-norm running
-statistics old PyTorch versions saved (``gan_models.hub.convert_cyclegan_state_dict``).
+statistics old PyTorch versions saved (``gan_models.converters.convert_cyclegan_state_dict``).
 
 The layer indices in those names come from one ``nn.Sequential`` called ``model``; they are the
 public checkpoint format, so the layers are built in exactly that order.
@@ -23,6 +23,9 @@ import torch
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
+
+# exported from gan_models too: saved pipeline folders name these classes
+__all__ = ["PatchDiscriminator", "ResnetGenerator"]
 
 # the generator halves the resolution twice, so inputs are padded to a multiple of this
 SIZE_MULTIPLE = 4

@@ -22,7 +22,7 @@ from gan_models import (
     SuperResolutionPipeline,
 )
 from gan_models.convert import main as convert_main
-from gan_models.hub import convert_stylegan2_state_dict, load_foreign_stylegan2, load_foreign_superres
+from gan_models.converters import convert_stylegan2_state_dict, load_foreign_stylegan2, load_foreign_superres
 
 # --- the public layouts, written out by hand ---------------------------------------------------
 

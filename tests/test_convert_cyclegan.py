@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from gan_models import CheckpointFormatError, CycleGANPipeline, PatchDiscriminator, ResnetGenerator
 from gan_models.convert import main as convert_main
-from gan_models.hub import convert_cyclegan_state_dict, load_foreign_cyclegan
+from gan_models.converters import convert_cyclegan_state_dict, load_foreign_cyclegan
 
 
 def _generator(seed: int = 0, ngf: int = 4, n_blocks: int = 2) -> ResnetGenerator:

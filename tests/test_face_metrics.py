@@ -222,7 +222,7 @@ def test_face_metrics_for_training_validation(faces_model_dir, extractor):
 
 # ------------------------------------------------------------------------------------------- CLI
 def test_evaluate_cli_writes_json_grid_and_card(faces_model_dir, tmp_path, capsys):
-    from gan_models.hub import write_model_card
+    from gan_models.cards import write_model_card
 
     model = Path(shutil.copytree(faces_model_dir, tmp_path / "model"))  # the fixture is shared: write a copy
     write_model_card(

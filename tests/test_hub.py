@@ -1,4 +1,4 @@
-"""gan_models.hub: names, model cards, upload (network faked at HfApi), offline repo-id loading."""
+"""gan_models.hub (names), .cards (model cards), .upload (network faked at HfApi), offline repo-id loading."""
 
 from __future__ import annotations
 
@@ -16,13 +16,9 @@ from huggingface_hub.utils import filter_repo_objects
 from PIL import Image
 
 from gan_models import SRVGGNetCompact, SuperResolutionPipeline
-from gan_models.hub import (
-    UPLOAD_ALLOW_PATTERNS,
-    UPLOAD_IGNORE_PATTERNS,
-    push_pipeline_to_hub,
-    resolve_model,
-    write_model_card,
-)
+from gan_models.cards import write_model_card
+from gan_models.hub import resolve_model
+from gan_models.upload import UPLOAD_ALLOW_PATTERNS, UPLOAD_IGNORE_PATTERNS, push_pipeline_to_hub
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,6 +67,32 @@ def test_model_card(saved, tmp_path):
     assert data["model-index"][0]["results"][0]["metrics"][0]["value"] == 27.5
     assert "| psnr | 27.5 |" in card.text and "Set14, Y channel" in card.text and "200k steps" in card.text
     assert (saved / "sample.png").is_file() and "![sample](sample.png)" in card.text
+
+
+CARD_ARGS = dict(title="t", datasets=[], license="mit", metrics={}, protocol="-", training="-")
+
+
+def test_card_for_an_unknown_or_missing_pipeline_is_an_error_not_a_fallback(saved, tmp_path):
+    index = json.loads((saved / "model_index.json").read_text())
+    (saved / "model_index.json").write_text(json.dumps({**index, "_class_name": "NewFamilyPipeline"}))
+    with pytest.raises(ValueError, match=r"'NewFamilyPipeline'.*CycleGANPipeline, FaceGANPipeline"):
+        write_model_card(saved, **CARD_ARGS)
+    assert not (saved / "README.md").exists()
+    with pytest.raises(ValueError, match="save the pipeline first"):
+        write_model_card(tmp_path / "empty", **CARD_ARGS)
+    with pytest.raises(ValueError, match="No model card facts"):
+        write_model_card(saved, pipeline_class=dict, **CARD_ARGS)
+
+
+def test_card_facts_come_from_the_pipeline_class(saved, tmp_path):
+    from gan_models import FaceGANPipeline
+    from gan_models.cards import card_facts
+
+    assert card_facts(saved) is SuperResolutionPipeline.card_facts
+    # an explicit class (or its name) wins over the folder's, e.g. before save_pretrained
+    text = write_model_card(tmp_path / "faces", pipeline_class="FaceGANPipeline", **CARD_ARGS).read_text()
+    assert "pipeline_tag: unconditional-image-generation" in text and "save_animation" in text
+    assert FaceGANPipeline.card_facts.limitations in text and "super-resolution" not in text
 
 
 def test_push_uploads_only_safe_files(saved, monkeypatch):

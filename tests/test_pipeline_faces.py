@@ -11,8 +11,9 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from gan_models import FaceGANPipeline, FaceGANPipelineOutput, StyleGAN2Generator, save_animation
+from gan_models.checks import NUM_IMAGES, SEED
 from gan_models.errors import GanModelsError
-from gan_models.pipelines.faces import MAX_IMAGES, MAX_SEED, style_mix_layers
+from gan_models.pipelines.faces import style_mix_layers
 from tests.conftest import max_pixel_diff, pixels
 
 
@@ -258,6 +259,53 @@ def test_save_animation_mp4(tmp_path, pipe):
         assert save_animation(frames, tmp_path / "walk.mp4").stat().st_size > 0
 
 
+# --- generator= (a torch.Generator, as diffusers users pass) -------------------------------------
+
+
+@pytest.mark.parametrize("noise_mode", ["const", "random"])
+def test_generator_gives_the_seed_faces(pipe, noise_mode):
+    single = pipe(seed=7, noise_mode=noise_mode, output_type="np").images[0]
+    one = pipe(generator=torch.Generator().manual_seed(7), noise_mode=noise_mode, output_type="np")
+    assert np.array_equal(one.images[0], single) and one.seeds == [None]
+    by_seed = pipe(num_images=2, seed=7, noise_mode=noise_mode, output_type="np").images
+    gens = [torch.Generator().manual_seed(s) for s in (7, 8)]
+    listed = pipe(num_images=2, generator=gens, noise_mode=noise_mode, output_type="np").images
+    assert all(np.array_equal(a, b) for a, b in zip(listed, by_seed))
+
+
+def test_generator_is_deterministic_and_advances(pipe):
+    a = pipe(num_images=2, generator=torch.Generator().manual_seed(3), output_type="np").images
+    b = pipe(num_images=2, generator=torch.Generator().manual_seed(3), output_type="np").images
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(a[0], a[1])  # one generator: each face draws on from where the last stopped
+    label = pipe(generator=torch.Generator().manual_seed(3)).images[0].info
+    assert "seed" not in label and label["ai_generated"] == "true"
+
+
+def test_interpolate_with_a_generator_walks_between_its_two_faces(pipe):
+    ends = pipe(num_images=2, generator=torch.Generator().manual_seed(4)).images
+    frames = pipe.interpolate(num_frames=3, generator=torch.Generator().manual_seed(4))
+    # (batch size may move a float by an ulp, so allow one grey level)
+    assert max_pixel_diff(frames[0], ends[0]) <= 1 and max_pixel_diff(frames[-1], ends[1]) <= 1
+    assert max_pixel_diff(frames[0], ends[1]) > 1
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda p: p(seed=1, generator=torch.Generator()), "not both"),
+        (lambda p: p(num_images=2, generator=[torch.Generator()]), "one per image"),
+        (lambda p: p(generator=7), "torch.Generator"),
+        (lambda p: p.interpolate(1, 2, generator=torch.Generator()), "not both"),
+        (lambda p: p.interpolate(generator=[torch.Generator()] * 3), "one per image"),
+        (lambda p: p.interpolate(1), "seed_b"),
+    ],
+)
+def test_generator_misuse_is_a_clear_error(pipe, call, match):
+    with pytest.raises(ValueError, match=match):
+        call(pipe)
+
+
 # --- checks at the door --------------------------------------------------------------------------
 
 
@@ -265,14 +313,14 @@ def test_save_animation_mp4(tmp_path, pipe):
     ("kwargs", "match"),
     [
         ({"num_images": 0}, "num_images"),
-        ({"num_images": MAX_IMAGES + 1}, "num_images"),
+        ({"num_images": NUM_IMAGES.high + 1}, "num_images"),
         ({"num_images": 2.0}, "num_images"),
         ({"num_images": True}, "num_images"),
         ({"seed": -1}, "seed"),
-        ({"seed": MAX_SEED + 1}, "seed"),
+        ({"seed": SEED.high + 1}, "seed"),
         ({"seed": True}, "seed"),
         ({"seed": "7"}, "seed"),
-        ({"seed": MAX_SEED, "num_images": 2}, "largest seed"),
+        ({"seed": SEED.high, "num_images": 2}, "largest seed"),
         ({"truncation": float("nan")}, "truncation"),
         ({"truncation": float("inf")}, "truncation"),
         ({"truncation": 2.5}, "truncation"),
@@ -288,7 +336,7 @@ def test_call_inputs_checked_at_the_door(pipe, kwargs, match):
 
 
 def test_extreme_valid_inputs(pipe):
-    assert pipe(seed=MAX_SEED, truncation=-1.0).seeds == [MAX_SEED]
+    assert pipe(seed=SEED.high, truncation=-1.0).seeds == [SEED.high]
     assert pipe(seed=np.int64(3), truncation=2).seeds == [3]  # numpy ints are ints
 
 

@@ -15,9 +15,8 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from gan_models import TextToImageGANPipeline, TextToImageGANPipelineOutput, TextToImageGenerator
+from gan_models.checks import NUM_IMAGES, SEED
 from gan_models.errors import GanModelsError, InvalidPromptError
-from gan_models.pipelines.faces import MAX_SEED
-from gan_models.pipelines.text2image import MAX_IMAGES
 from gan_models.text_encoding import MAX_PROMPT_CHARS
 from tests.conftest import max_pixel_diff, pixels
 
@@ -138,6 +137,29 @@ def test_fixture_model_loads(text2image_model_dir):
     assert loaded(prompt=PROMPT, num_images=2, seed=0).images[1].size == (8, 8)
 
 
+# --- generator= (a torch.Generator, as diffusers users pass) -------------------------------------
+
+
+@pytest.mark.parametrize("noise_mode", ["const", "random"])
+def test_generator_gives_the_seed_images(pipe, noise_mode):
+    single = pipe(prompt=PROMPT, seed=7, noise_mode=noise_mode, output_type="np").images[0]
+    one = pipe(prompt=PROMPT, generator=torch.Generator().manual_seed(7), noise_mode=noise_mode, output_type="np")
+    assert np.array_equal(one.images[0], single) and one.seeds == [None]
+    by_seed = pipe(prompt=PROMPT, num_images=2, seed=7, noise_mode=noise_mode, output_type="np").images
+    gens = [torch.Generator().manual_seed(s) for s in (7, 8)]
+    listed = pipe(prompt=PROMPT, num_images=2, generator=gens, noise_mode=noise_mode, output_type="np").images
+    assert all(np.array_equal(a, b) for a, b in zip(listed, by_seed))
+    again = pipe(prompt=PROMPT, num_images=2, generator=torch.Generator().manual_seed(7), output_type="np").images
+    assert np.array_equal(again[0], by_seed[0]) and not np.array_equal(again[1], by_seed[1])
+
+
+def test_seed_and_generator_together_is_an_error(pipe):
+    with pytest.raises(ValueError, match="not both"):
+        pipe(prompt=PROMPT, seed=0, generator=torch.Generator())
+    with pytest.raises(GanModelsError, match="one per image"):
+        pipe(prompt=PROMPT, num_images=3, generator=[torch.Generator()] * 2)
+
+
 # --- checks at the door --------------------------------------------------------------------------
 
 
@@ -170,14 +192,14 @@ def test_longest_prompt_is_fine(pipe):
     ("kwargs", "match"),
     [
         ({"num_images": 0}, "num_images"),
-        ({"num_images": MAX_IMAGES + 1}, "num_images"),
+        ({"num_images": NUM_IMAGES.high + 1}, "num_images"),
         ({"num_images": 2.0}, "num_images"),
         ({"num_images": True}, "num_images"),
         ({"seed": -1}, "seed"),
-        ({"seed": MAX_SEED + 1}, "seed"),
+        ({"seed": SEED.high + 1}, "seed"),
         ({"seed": True}, "seed"),
         ({"seed": "7"}, "seed"),
-        ({"seed": MAX_SEED, "num_images": 2}, "largest seed"),
+        ({"seed": SEED.high, "num_images": 2}, "largest seed"),
         ({"truncation": float("nan")}, "truncation"),
         ({"truncation": 2.5}, "truncation"),
         ({"noise_mode": "fresh"}, "noise_mode"),
@@ -190,7 +212,7 @@ def test_other_inputs_checked_at_the_door(pipe, kwargs, match):
 
 
 def test_extreme_valid_inputs(pipe):
-    assert pipe(prompt=PROMPT, seed=MAX_SEED, truncation=-1.0).seeds == [MAX_SEED]
+    assert pipe(prompt=PROMPT, seed=SEED.high, truncation=-1.0).seeds == [SEED.high]
     assert pipe(prompt=PROMPT, seed=np.int64(3), truncation=2).seeds == [3]  # numpy ints are ints
 
 

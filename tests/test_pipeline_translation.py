@@ -23,7 +23,7 @@ from gan_models import (
     ResnetGenerator,
     SuperResolutionPipeline,
 )
-from gan_models.hub import write_model_card
+from gan_models.cards import write_model_card
 from gan_models.pipelines.translation import MIN_WORK_SIDE
 from tests.conftest import pixels
 

@@ -236,7 +236,7 @@ def test_cli_errors_clearly_on_missing_folders_and_wrong_models(splits: Path, tm
 
 
 def test_cli_on_a_tiny_pipeline_writes_table_card_and_json(splits: Path, tmp_path: Path, capsys, monkeypatch):
-    from gan_models.hub import write_model_card
+    from gan_models.cards import write_model_card
     from gan_models.pipelines.text2image import TextToImageGANPipeline
     from gan_models.text2image import TextToImageGenerator
 

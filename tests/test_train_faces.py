@@ -68,7 +68,7 @@ def test_fixed_diffaugment_and_bad_augment_name(face_folder: Path, tmp_path: Pat
     train_faces(tiny_args(face_folder, tmp_path / "da", augment="diffaugment", max_steps=1, checkpoint_every=1))
     state = load_file(str(list_checkpoints(tmp_path / "da")[-1] / RECIPE_STATE))
     assert float(state["augment_p"]) == 1.0  # DiffAugment: always on, never adapted
-    with pytest.raises(ValueError, match="augment must be"):
+    with pytest.raises(SystemExit, match="'augment' must be one of 'ada', 'diffaugment', 'none'"):
         train_faces(tiny_args(face_folder, tmp_path / "bad", augment="sometimes"))
 
 

@@ -86,7 +86,7 @@ def test_free_text_captions_train(tmp_path: Path):
     assert len(paths) == 6 and texts[0] == "blonde hair blue eyes"
     folder = train_text2image(tiny_args(data, tmp_path / "run", captions="text", max_steps=1))
     assert (folder / "generator" / "config.json").exists()
-    with pytest.raises(ValueError, match="captions must be"):
+    with pytest.raises(SystemExit, match="'captions' must be one of 'tags', 'text'"):
         train_text2image(tiny_args(data, tmp_path / "bad", captions="words"))
 
 

@@ -244,7 +244,7 @@ def data_args(root: Path) -> list[str]:
 
 
 def test_cli_on_a_tiny_model_writes_table_grid_card_and_json(data_root: Path, tmp_path: Path, capsys):
-    from gan_models.hub import write_model_card
+    from gan_models.cards import write_model_card
 
     model = Path(save_tiny_translation_model(tmp_path / "tiny-cyclegan", train_size=16))
     write_model_card(model, title="tiny", datasets=["x"], license="mit", metrics={}, protocol="-", training="-")

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import torch
 from PIL import Image
 
-from .data import _to_uint8_tensor
+from .data import to_uint8_tensor
 from .packs import Pack, decode_images, is_pack_spec, parse_pack_spec
 
 __all__ = [
@@ -280,7 +280,7 @@ def load_tagged_faces(source: str | os.PathLike) -> TaggedFaces:
         images = []
         for path in items:
             with Image.open(path) as img:
-                images.append(_to_uint8_tensor(img))
+                images.append(to_uint8_tensor(img))
     sizes = {tuple(im.shape) for im in images}
     if len(sizes) > 1:
         raise ValueError(f"Images under {source} differ in size ({sorted(sizes)[:3]}); resize them to one size first.")

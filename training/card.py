@@ -3,7 +3,7 @@
 Recipes name their datasets and their budget here; the ``evaluate_*`` scripts find the model folder
 they write into, and put their ``## Evaluation`` section, their ``samples.png`` and their ``--json``
 numbers there with these helpers. The card itself (front matter, usage, limitations) is
-``gan_models.hub.write_model_card``'s.
+``gan_models.cards.write_model_card``'s.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def evaluated_model_folder(model: str, card: bool, grid: bool) -> tuple[str, Pat
     if card and not (folder / "README.md").is_file():
         raise ValueError(
             f"--card updates {folder / 'README.md'}, which does not exist; write the card first "
-            "(gan_models.hub.write_model_card, as the training recipe does), or leave out --card."
+            "(gan_models.cards.write_model_card, as the training recipe does), or leave out --card."
         )
     return location, folder
 
@@ -115,7 +115,7 @@ def write_json(path: Path, data: Mapping) -> None:
 
 def write_evaluation(folder: Path, markdown: str, metrics: Mapping[str, float]) -> None:
     """The evaluation into the card's ``## Evaluation`` section (and its model-index), then say where."""
-    from gan_models.hub import update_model_card
+    from gan_models.cards import update_model_card
 
     update_model_card(folder, section="Evaluation", markdown=markdown, metrics=metrics)
     print(f"Model card updated: {folder / 'README.md'}")

@@ -17,7 +17,7 @@ from PIL import Image
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-def _to_uint8_tensor(img: Image.Image) -> torch.Tensor:
+def to_uint8_tensor(img: Image.Image) -> torch.Tensor:
     """PIL -> (3, H, W) uint8, any mode (gray replicated, alpha dropped)."""
     return torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.uint8).copy()).permute(2, 0, 1).contiguous()
 
@@ -54,7 +54,7 @@ def load_image_sources(spec: str, min_size: int = 0) -> list[torch.Tensor]:
             raise FileNotFoundError(f"No images ({', '.join(sorted(IMAGE_SUFFIXES))}) found under {folder}.")
         for file in files:
             with Image.open(file) as img:
-                images.append(_to_uint8_tensor(img))
+                images.append(to_uint8_tensor(img))
     kept = [im for im in images if min(im.shape[-2:]) >= min_size]
     if not kept:
         raise ValueError(f"No training image is at least {min_size}px on its shorter side in {spec!r}.")
@@ -71,7 +71,7 @@ def _load_hf_images(name_and_split: str) -> list[torch.Tensor]:
     column = next((k for k, f in ds.features.items() if isinstance(f, datasets.Image)), None)
     if column is None:
         raise ValueError(f"Dataset {name!r} has no image column (features: {list(ds.features)}).")
-    return [_to_uint8_tensor(row[column]) for row in ds]
+    return [to_uint8_tensor(row[column]) for row in ds]
 
 
 def counter_generator(seed: int, step: int, rank: int) -> torch.Generator:

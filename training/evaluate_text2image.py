@@ -365,11 +365,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         pipe = _load_pipeline(location, args.device)
     except (OSError, ValueError) as error:
         parser.error(str(error))
-    from gan_models.pipelines.text2image import DEFAULT_TRUNCATION, MAX_IMAGES
+    from gan_models.checks import NUM_IMAGES
+    from gan_models.pipelines.text2image import DEFAULT_TRUNCATION
 
     truncation = DEFAULT_TRUNCATION if args.truncation is None else args.truncation
     result: dict[str, Any] = alignment_metrics(
-        pipeline_generator(pipe, truncation, MAX_IMAGES),
+        pipeline_generator(pipe, truncation, NUM_IMAGES.high),
         classifier,
         seeds=args.seeds,
         first_seed=args.first_seed,

@@ -48,7 +48,7 @@ from PIL import Image
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save_file
 
-from .data import IMAGE_SUFFIXES, _to_uint8_tensor
+from .data import IMAGE_SUFFIXES, to_uint8_tensor
 
 __all__ = [
     "FORMAT_VERSION",
@@ -72,7 +72,7 @@ DEFAULT_SUFFIXES = frozenset(IMAGE_SUFFIXES | {".csv"})
 #: Modes that survive a lossless WebP round trip (L/LA come back as RGB/RGBA and are converted back exactly).
 _WEBP_MODES = ("RGB", "RGBA", "L", "LA")
 _WEBP_MAX_SIDE = 16383  # libwebp's limit
-_REPACK_HINT = "Re-create it with `python -m training.pack_data <family> --out <dir>`."
+REPACK_HINT = "Re-create it with `python -m training.pack_data <family> --out <dir>`."
 
 
 class PackError(ValueError):
@@ -145,7 +145,7 @@ def canonical_json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _checksum(chunks: Sequence[bytes], meta: dict) -> str:
+def checksum(chunks: Sequence[bytes], meta: dict) -> str:
     """SHA-256 of the tensors' bytes in order, then the canonical metadata without its ``sha256``."""
     digest = hashlib.sha256()
     for chunk in chunks:
@@ -195,7 +195,7 @@ def write_pack(
         canonical_json(meta)
     except (TypeError, ValueError) as err:
         raise PackError(f"Pack info must be plain JSON (str, numbers, lists, dicts): {err}") from None
-    meta["sha256"] = _checksum([payload, offsets.tobytes()], meta)
+    meta["sha256"] = checksum([payload, offsets.tobytes()], meta)
     # 3. atomic write: a crash never leaves a half-written pack under the real name
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -304,23 +304,23 @@ def pack_folder(
 # --------------------------------------------------------------------------------------------
 
 
-def _read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """The safetensors file's tensors and metadata; truncation -> PackError, a garbled header -> PackChecksumError."""
     data = path.read_bytes()
     size = int.from_bytes(data[:8], "little") if len(data) >= 8 else None
     if size is None or 8 + size > len(data):
-        raise PackError(f"{path} is truncated ({len(data):,} bytes). {_REPACK_HINT}")
+        raise PackError(f"{path} is truncated ({len(data):,} bytes). {REPACK_HINT}")
     try:
         header = json.loads(data[8 : 8 + size])
         ends = [entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"]
     except (UnicodeDecodeError, ValueError, TypeError, KeyError, IndexError, AttributeError):
-        raise PackChecksumError(f"{path} has a corrupted header (checksum cannot be read). {_REPACK_HINT}") from None
+        raise PackChecksumError(f"{path} has a corrupted header (checksum cannot be read). {REPACK_HINT}") from None
     if 8 + size + max(ends, default=0) > len(data):
-        raise PackError(f"{path} is truncated ({len(data):,} bytes). {_REPACK_HINT}")
+        raise PackError(f"{path} is truncated ({len(data):,} bytes). {REPACK_HINT}")
     try:
         tensors = load_safetensors_bytes(data)
     except Exception as err:  # safetensors raises its own error types for malformed files
-        raise PackChecksumError(f"{path} is corrupted ({err}). {_REPACK_HINT}") from None
+        raise PackChecksumError(f"{path} is corrupted ({err}). {REPACK_HINT}") from None
     return tensors, header.get("__metadata__") or {}
 
 
@@ -358,7 +358,7 @@ class Pack:
         """Read, verify and decompress ``path`` (or reuse it if this process already did)."""
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"No pack file at {path}. {_REPACK_HINT}")
+            raise FileNotFoundError(f"No pack file at {path}. {REPACK_HINT}")
         stat = path.stat()
         key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
         with cls._cache_lock:
@@ -374,22 +374,22 @@ class Pack:
 
     @classmethod
     def _load(cls, path: Path) -> Pack:
-        tensors, metadata = _read_tensors(path)
+        tensors, metadata = read_tensors(path)
         try:
             meta = json.loads(metadata["pack"])
             payload = tensors["payload"].numpy().tobytes()
             offsets_le = tensors["offsets"].numpy().astype("<i8")
             stored = meta["sha256"]
         except (KeyError, ValueError, TypeError, AttributeError):
-            raise PackChecksumError(f"{path} lacks its pack metadata or tensors (corrupted). {_REPACK_HINT}") from None
-        if not isinstance(meta, dict) or _checksum([payload, offsets_le.tobytes()], meta) != stored:
-            raise PackChecksumError(f"{path} does not match its sha256 (corrupted copy). {_REPACK_HINT}")
+            raise PackChecksumError(f"{path} lacks its pack metadata or tensors (corrupted). {REPACK_HINT}") from None
+        if not isinstance(meta, dict) or checksum([payload, offsets_le.tobytes()], meta) != stored:
+            raise PackChecksumError(f"{path} does not match its sha256 (corrupted copy). {REPACK_HINT}")
         if meta.get("format") != FORMAT_VERSION:
-            raise PackError(f"{path} is format {meta.get('format')}, this code reads {FORMAT_VERSION}. {_REPACK_HINT}")
+            raise PackError(f"{path} is format {meta.get('format')}, this code reads {FORMAT_VERSION}. {REPACK_HINT}")
         offsets = offsets_le.tolist()
         stream = zlib.decompress(payload)
         if len(offsets) != len(meta["names"]) + 1 or offsets[0] != 0 or offsets[-1] != len(stream):
-            raise PackError(f"{path}: offsets do not fit its {len(meta['names'])} members. {_REPACK_HINT}")
+            raise PackError(f"{path}: offsets do not fit its {len(meta['names'])} members. {REPACK_HINT}")
         return cls(path, meta, stream, offsets)
 
     def __len__(self) -> int:
@@ -435,7 +435,7 @@ class Pack:
 _THREADED_DECODE_BYTES = 32 * 1024
 
 
-def decode_images(pack: Pack, names: Sequence[str], convert: Callable = _to_uint8_tensor) -> list:
+def decode_images(pack: Pack, names: Sequence[str], convert: Callable = to_uint8_tensor) -> list:
     """``convert(pack.open_image(name))`` for every name, in the order given.
 
     Large images decode on a thread pool: PIL releases the GIL inside the decoder, so threads

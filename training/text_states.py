@@ -19,13 +19,13 @@ import torch
 from safetensors.torch import save_file
 
 from .packs import (
-    _REPACK_HINT,
+    REPACK_HINT,
     FORMAT_VERSION,
     PackChecksumError,
     PackError,
     PackSummary,
-    _checksum,
-    _read_tensors,
+    checksum,
+    read_tensors,
     canonical_json,
 )
 
@@ -98,7 +98,7 @@ def save_text_states(
         "mask_dtype": str(mask.dtype).removeprefix("torch."),
         "info": dict(info or {}),
     }
-    meta["sha256"] = _checksum([_le_bytes(tensors[k]) for k in ("tokens", "lengths", "rows")], meta)
+    meta["sha256"] = checksum([_le_bytes(tensors[k]) for k in ("tokens", "lengths", "rows")], meta)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -117,17 +117,17 @@ def _le_bytes(tensor: torch.Tensor) -> bytes:
 def _read_text_meta(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     if not path.is_file():
         raise FileNotFoundError(f"No text-states file at {path}; make it: `python -m training.pack_data text2image`.")
-    tensors, metadata = _read_tensors(path)
+    tensors, metadata = read_tensors(path)
     try:
         meta = json.loads(metadata["text_states"])
         chunks = [_le_bytes(tensors[k]) for k in ("tokens", "lengths", "rows")]
         stored = meta["sha256"]
     except (KeyError, ValueError, TypeError, AttributeError):
-        raise PackChecksumError(f"{path} is not an intact text-states file. {_REPACK_HINT}") from None
-    if _checksum(chunks, meta) != stored:
-        raise PackChecksumError(f"{path} does not match its sha256 (corrupted copy). {_REPACK_HINT}")
+        raise PackChecksumError(f"{path} is not an intact text-states file. {REPACK_HINT}") from None
+    if checksum(chunks, meta) != stored:
+        raise PackChecksumError(f"{path} does not match its sha256 (corrupted copy). {REPACK_HINT}")
     if meta.get("format") != FORMAT_VERSION:
-        raise PackError(f"{path} is format {meta.get('format')}; this code reads {FORMAT_VERSION}. {_REPACK_HINT}")
+        raise PackError(f"{path} is format {meta.get('format')}; this code reads {FORMAT_VERSION}. {REPACK_HINT}")
     return tensors, meta
 
 
@@ -153,7 +153,7 @@ def load_text_states(path: str | os.PathLike) -> TextStates:
     tokens, lengths, rows = tensors["tokens"], tensors["lengths"], tensors["rows"]
     length, count = int(meta["length"]), len(meta["prompts"])
     if len(rows) != count or int(lengths.sum()) != len(tokens) or (len(lengths) and int(lengths.max()) > length):
-        raise PackError(f"{path}: its tensors do not fit its {count} prompts. {_REPACK_HINT}")
+        raise PackError(f"{path}: its tensors do not fit its {count} prompts. {REPACK_HINT}")
     # rows of real tokens, then padding: the boolean-mask assignment fills row-major, as they were cut
     valid = torch.arange(length) < lengths[:, None]  # (U, T)
     padded = tokens.new_zeros(len(lengths), length, tokens.shape[-1])

@@ -41,7 +41,7 @@ from torch import nn
 
 from gan_models.translation import CycleDiscriminators, CycleGenerators, PatchDiscriminator, ResnetGenerator
 from training.card import budget_line, dataset_names
-from training.config import EngineConfig, parse_cli
+from training.config import EngineConfig, LRSchedule, parse_cli
 from training.data import ImageBatchSampler, load_square_images, parse_crop_box
 from training.engine import Engine, StepOutput
 from training.evaluate_translation import cycle_metrics, translation_grid
@@ -78,7 +78,7 @@ class CycleGANConfig(EngineConfig):
     d_lr: float = 2e-4
     adam_beta1: float = 0.5
     adam_beta2: float = 0.999
-    lr_schedule: str = "linear"
+    lr_schedule: LRSchedule = "linear"
     lr_decay_start: int = 5000
     ema_decay: float = 0.0
 
@@ -271,7 +271,7 @@ class CycleGANRecipe:
     def export(self, generator: nn.Module, folder: Path, metrics: dict[str, float]) -> None:
         import copy
 
-        from gan_models.hub import write_model_card
+        from gan_models.cards import write_model_card
         from gan_models.pipelines.translation import CycleGANPipeline
 
         cfg = self.config

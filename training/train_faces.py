@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 if __package__ in (None, ""):  # `python training/train_faces.py` / `accelerate launch training/...`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -54,13 +55,13 @@ class FacesConfig(EngineConfig):
     r1_every: int = 16  # lazy regularisation interval (0 = no R1)
     style_mixing_prob: float = 0.9
     # augmentation: "ada" (adaptive p), "diffaugment" (p = 1 always), "none"
-    augment: str = "ada"
+    augment: Literal["ada", "diffaugment", "none"] = "ada"
     ada_target: float = 0.6
     ada_interval: int = 4
     ada_kimg: float = 100  # thousand images for p to go from 0 to 1
     # validation metrics (see training/evaluate_faces.py)
     fid_num_samples: int = 1000  # 0 = sample grids only
-    fid_feature: str = "random"  # "random" (offline, seeded random-network features) | "inception"
+    fid_feature: Literal["random", "inception"] = "random"  # offline, seeded random-network features | FID's
     inception_weights: str = ""  # local pt_inception-2015-12-05 weights for feature "inception"
     # model card
     model_name: str = "faces"
@@ -123,8 +124,6 @@ class FacesRecipe:
     """Data + networks + loss for the engine; validation (grids, FID/KID) and export."""
 
     def __init__(self, cfg: FacesConfig):
-        if cfg.augment not in ("ada", "diffaugment", "none"):
-            raise ValueError(f"augment must be 'ada', 'diffaugment' or 'none', got {cfg.augment!r}.")
         if cfg.compile == "all" and cfg.r1_every > 0 and cfg.r1_gamma > 0:
             raise ValueError("compile=all cannot differentiate D twice for R1; use compile=generator (or r1_every=0).")
         self.config = cfg
@@ -192,7 +191,7 @@ class FacesRecipe:
     def export(self, generator: nn.Module, folder: Path, metrics: dict[str, float]) -> None:
         import copy
 
-        from gan_models.hub import write_model_card
+        from gan_models.cards import write_model_card
         from gan_models.pipelines.faces import FaceGANPipeline
 
         cfg = self.config

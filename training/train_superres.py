@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 if __package__ in (None, ""):  # `python training/train_superres.py` / `accelerate launch training/...`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -41,10 +42,10 @@ class SuperResConfig(EngineConfig):
     # data
     data: str = "../shared/data/T91,../shared/data/BSD200"  # folders and/or hf:<dataset>[:split]
     val_data: str = "../shared/data/Set5"  # a folder with HR/ and LR_bicubic/X<scale>/, or ""
-    degradation: str = "bicubic"  # "bicubic" (benchmark LR files) | "realistic" (real photos)
+    degradation: Literal["bicubic", "realistic"] = "bicubic"  # benchmark LR files | real photos
     patch_size: int = 128  # HR patch side; the LR patch is patch_size / scale
     # generator
-    arch: str = "compact"  # "compact" (SRVGGNetCompact) | "rrdb" (RRDBNet)
+    arch: Literal["compact", "rrdb"] = "compact"  # SRVGGNetCompact | RRDBNet
     scale: int = 4
     num_feat: int = 64
     num_conv: int = 32  # compact only
@@ -52,10 +53,10 @@ class SuperResConfig(EngineConfig):
     num_grow_ch: int = 32  # rrdb only
     pretrained: str = ""  # pipeline folder to start G from (the GAN stage starts from the PSNR model)
     # losses
-    stage: str = "psnr"  # "psnr" | "gan"
+    stage: Literal["psnr", "gan"] = "psnr"
     l1_weight: float = 1.0
     adv_weight: float = 0.1
-    adv_loss: str = "vanilla"
+    adv_loss: Literal["vanilla", "lsgan", "hinge"] = "vanilla"  # training.losses.ADVERSARIAL_KINDS
     perceptual_weight: float = 1.0
     vgg_weights: str = ""  # local torchvision vgg19 weights; empty or missing = no perceptual loss
     d_num_feat: int = 64
@@ -115,9 +116,8 @@ def build_generator(cfg: SuperResConfig) -> nn.Module:
         with torch.no_grad():
             G.body[-1].weight.mul_(0.1)
         return G
-    if cfg.arch == "rrdb":
-        return RRDBNet(scale=cfg.scale, num_feat=cfg.num_feat, num_block=cfg.num_block, num_grow_ch=cfg.num_grow_ch)
-    raise ValueError(f"arch must be 'compact' or 'rrdb', got {cfg.arch!r}.")
+    # arch is "rrdb": a Literal, checked when the config is built
+    return RRDBNet(scale=cfg.scale, num_feat=cfg.num_feat, num_block=cfg.num_block, num_grow_ch=cfg.num_grow_ch)
 
 
 def _generator_class(folder: Path):
@@ -134,8 +134,6 @@ class SuperResolutionRecipe:
     """Data + networks + loss for the engine; validation and export for the EMA generator."""
 
     def __init__(self, cfg: SuperResConfig):
-        if cfg.stage not in ("psnr", "gan"):
-            raise ValueError(f"stage must be 'psnr' or 'gan', got {cfg.stage!r}.")
         if cfg.patch_size % (cfg.scale * 8):
             raise ValueError(
                 f"patch_size must be a multiple of 8*scale={8 * cfg.scale} (U-Net D), got {cfg.patch_size}."
@@ -179,7 +177,7 @@ class SuperResolutionRecipe:
     def export(self, generator: nn.Module, folder: Path, metrics: dict[str, float]) -> None:
         import copy
 
-        from gan_models.hub import write_model_card
+        from gan_models.cards import write_model_card
         from gan_models.pipelines.superres import SuperResolutionPipeline
 
         cfg = self.config

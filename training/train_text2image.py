@@ -31,6 +31,7 @@ import csv
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 if __package__ in (None, ""):  # `python training/train_text2image.py` / `accelerate launch training/...`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -66,7 +67,7 @@ GRID_PROMPTS = (
 class Text2ImageConfig(EngineConfig):
     # data
     data: str = "../shared/data/anime_faces_tagged/train"  # a folder with captions.csv + images/
-    captions: str = "tags"  # "tags": rephrase the hair/eyes columns; "text": the csv's text column
+    captions: Literal["tags", "text"] = "tags"  # tags: rephrase the hair/eyes columns; text: the csv's text column
     phrasings_per_caption: int = 40  # tags: phrasings encoded per (hair, eye) pair, besides the plain tags
     mirror: bool = True
     text_encoder: str = ""  # "" = the packaged all-MiniLM-L6-v2; or a Hub id / folder (CLIP text too)
@@ -225,8 +226,6 @@ class Text2ImageRecipe:
     """Data + caption bank + networks + loss for the engine; prompt grids and export."""
 
     def __init__(self, cfg: Text2ImageConfig):
-        if cfg.captions not in ("tags", "text"):
-            raise ValueError(f"captions must be 'tags' or 'text', got {cfg.captions!r}.")
         if cfg.compile == "all" and cfg.r1_every > 0 and cfg.r1_gamma > 0:
             raise ValueError("compile=all cannot differentiate D twice for R1; use compile=generator (or r1_every=0).")
         self.config = cfg
@@ -296,7 +295,7 @@ class Text2ImageRecipe:
             index = {pair: i for i, pair in enumerate(pairs)}
             caption_of = torch.tensor([index[pair] for pair in zip(faces.hair, faces.eye)])
             return faces.images, prompts, caption_of
-        from training.data import _to_uint8_tensor
+        from training.data import to_uint8_tensor
 
         paths, texts = read_text_captions(cfg.data)
         unique = sorted(set(texts))
@@ -308,7 +307,7 @@ class Text2ImageRecipe:
                 side = min(img.size)
                 left, top = (img.width - side) // 2, (img.height - side) // 2
                 img = img.crop((left, top, left + side, top + side)).resize((cfg.size, cfg.size), Image.LANCZOS)
-                tensors.append(_to_uint8_tensor(img))
+                tensors.append(to_uint8_tensor(img))
         return torch.stack(tensors), [[t] for t in unique], torch.tensor([index[t] for t in texts])
 
     # -- engine hooks
@@ -365,7 +364,7 @@ class Text2ImageRecipe:
     def export(self, generator: nn.Module, folder: Path, metrics: dict[str, float]) -> None:
         import copy
 
-        from gan_models.hub import write_model_card
+        from gan_models.cards import write_model_card
         from gan_models.pipelines.text2image import TextToImageGANPipeline
 
         cfg = self.config

@@ -1,18 +1,11 @@
-"""Diffusers-style inference pipelines, one module per family."""
+"""Diffusers-style inference pipelines, one module per family (listed in :mod:`gan_models.families`).
 
-from .faces import FaceGANPipeline, FaceGANPipelineOutput, save_animation
-from .superres import SuperResolutionPipeline, SuperResolutionPipelineOutput
-from .text2image import TextToImageGANPipeline, TextToImageGANPipelineOutput
-from .translation import CycleGANPipeline, CycleGANPipelineOutput
+The names exported here are those of the families' ``gan_models.pipelines.*`` modules' ``__all__``.
+"""
 
-__all__ = [
-    "CycleGANPipeline",
-    "CycleGANPipelineOutput",
-    "FaceGANPipeline",
-    "FaceGANPipelineOutput",
-    "SuperResolutionPipeline",
-    "SuperResolutionPipelineOutput",
-    "TextToImageGANPipeline",
-    "TextToImageGANPipelineOutput",
-    "save_animation",
-]
+from ..families import exports as _exports
+
+_names = _exports(under=__name__)
+globals().update(_names)
+__all__ = sorted(_names)
+del _exports, _names

@@ -5,17 +5,16 @@ CPU, so a seed means the same face everywhere), map z to w, pull w towards the m
 (truncation), synthesise in batches, and label every image as AI-generated (``gan_models.imaging``).
 
 A face depends only on its seed, the truncation and the noise mode: image ``i`` of a call comes
-from seed ``seed + i``, so asking for more images never changes the first ones.
+from seed ``seed + i``, so asking for more images never changes the first ones. Frames of a walk
+are saved with :func:`~gan_models.imaging.save_animation` (exported here too, for the faces family).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import PIL.Image
@@ -23,39 +22,29 @@ import torch
 from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
+from ..checks import (
+    NOISE_MODES,
+    NUM_FRAMES,
+    NUM_IMAGES,
+    OUTPUT_TYPES,
+    check_choice,
+    check_int,
+    check_seed,
+    check_seed_list,
+    check_seed_or_generator,
+    check_truncation,
+)
 from ..errors import GanModelsError
 from ..faces import StyleGAN2Generator
 from ..hub import model_label
-from ..imaging import mark_ai_generated
+from ..imaging import mark_ai_generated, save_animation
+from ._facts import CardFacts
 from ._float_copy import cached_float_copy, weights_key
 
-__all__ = [
-    "MAX_FRAMES",
-    "MAX_IMAGES",
-    "MAX_SEED",
-    "MAX_STYLE_MIX_SEEDS",
-    "NOISE_MODES",
-    "STYLE_MIX_LEVELS",
-    "TRUNCATION_RANGE",
-    "FaceGANPipeline",
-    "FaceGANPipelineOutput",
-    "save_animation",
-    "style_mix_layers",
-]
+__all__ = ["STYLE_MIX_LEVELS", "FaceGANPipeline", "FaceGANPipelineOutput", "save_animation", "style_mix_layers"]
 
-#: Most images one call may ask for (a shared server must not be held up by one request).
-MAX_IMAGES = 64
-#: Most frames one interpolation may have (10 s at 24 fps).
-MAX_FRAMES = 240
-#: Largest seed: seeds are unsigned 32-bit, like the official StyleGAN scripts.
-MAX_SEED = 2**32 - 1
-#: Most row (and column) seeds in a style-mixing grid.
-MAX_STYLE_MIX_SEEDS = 16
-#: Allowed truncation psi: 0 = the mean face, 1 = untouched, above 1 / below 0 = caricatures.
-TRUNCATION_RANGE = (-1.0, 2.0)
-NOISE_MODES = ("const", "random", "none")
+#: Which styles a style-mixing grid copies from the column faces (see :func:`style_mix_layers`).
 STYLE_MIX_LEVELS = ("coarse", "middle", "fine")
-_OUTPUT_TYPES = ("pil", "np", "pt")
 _SPACES = ("w", "z")
 _BATCH = 16  # images per synthesis pass: fast on a GPU, bounded memory on a CPU
 _MEAN_LATENT_SAMPLES = 4096  # rosinality's and the official scripts' choice for the truncation centre
@@ -69,56 +58,12 @@ class FaceGANPipelineOutput(BaseOutput):
         images: one entry per seed: RGB PIL images (``output_type="pil"``), float32 ``[0, 1]`` arrays
             ``(H, W, 3)`` (``"np"``) or float32 ``[0, 1]`` tensors ``(3, H, W)`` on the generator's
             device (``"pt"``).
-        seeds: the seed of each image (``seed, seed + 1, ...``), to regenerate or share one face.
+        seeds: the seed of each image (``seed, seed + 1, ...``), to regenerate or share one face;
+            ``None`` for each image drawn from ``generator=``.
     """
 
     images: list[PIL.Image.Image] | list[np.ndarray] | list[torch.Tensor]
-    seeds: list[int]
-
-
-# ------------------------------------------------------------------------------------------------
-# argument checks: every public call validates here, before any work, with a message that says what to do
-# ------------------------------------------------------------------------------------------------
-
-
-def _check_int(name: str, value: object, low: int, high: int) -> int:
-    # bool is an int subclass: True as a seed is almost certainly a UI wiring bug, so refuse it
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise GanModelsError(f"{name} must be an integer between {low} and {high}, got {value!r}.")
-    value = int(value)
-    if not low <= value <= high:
-        raise GanModelsError(f"{name} must be between {low} and {high}, got {value}.")
-    return value
-
-
-def _check_seed(name: str, value: object) -> int:
-    return _check_int(name, value, 0, MAX_SEED)
-
-
-def _check_truncation(value: object) -> float:
-    low, high = TRUNCATION_RANGE
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise GanModelsError(f"truncation must be a finite number between {low} and {high}, got {value!r}.")
-    if not low <= value <= high:
-        raise GanModelsError(
-            f"truncation must be between {low} and {high}, got {value}. Use 0.5-0.8 for typical faces, "
-            "1 for the full variety."
-        )
-    return float(value)
-
-
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise GanModelsError(f"{name} must be one of {choices}, got {value!r}.")
-    return value  # type: ignore[return-value]
-
-
-def _check_seed_list(name: str, seeds: object) -> list[int]:
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
-        raise GanModelsError(f"{name} must be a list of integer seeds, got {seeds!r}.")
-    if not 1 <= len(seeds) <= MAX_STYLE_MIX_SEEDS:
-        raise GanModelsError(f"{name} must hold 1 to {MAX_STYLE_MIX_SEEDS} seeds, got {len(seeds)}.")
-    return [_check_seed(f"{name}[{i}]", s) for i, s in enumerate(seeds)]
+    seeds: list[int | None]
 
 
 def style_mix_layers(num_latents: int, level: str) -> range:
@@ -135,7 +80,7 @@ def style_mix_layers(num_latents: int, level: str) -> range:
         >>> [list(style_mix_layers(6, lv)) for lv in STYLE_MIX_LEVELS]  # 16 px
         [[0, 1], [2, 3], [4, 5]]
     """
-    _check_choice("level", level, STYLE_MIX_LEVELS)
+    check_choice(level, STYLE_MIX_LEVELS, "level")
     log_size = (num_latents + 2) // 2  # num_latents = 2 * log2(size) - 2
     if num_latents != 2 * log_size - 2 or log_size < 4:
         raise GanModelsError(f"Style mixing needs a model of at least 16 px (>= 6 latents), got {num_latents} latents.")
@@ -176,6 +121,23 @@ class FaceGANPipeline(DiffusionPipeline):
 
     stylegan: StyleGAN2Generator
     model_cpu_offload_seq = "stylegan"
+    card_facts: ClassVar[CardFacts] = CardFacts(
+        pipeline_tag="unconditional-image-generation",
+        tags=("stylegan2", "faces", "unconditional-image-generation"),
+        description="A StyleGAN2 face generator",
+        usage="""import torch
+from gan_models import FaceGANPipeline, save_animation
+
+pipe = FaceGANPipeline.from_pretrained("<this repo or folder>", dtype=torch.float32)
+faces = pipe(num_images=4, seed=42, truncation=0.7).images   # image i comes from seed 42 + i
+save_animation(pipe.interpolate(1, 2, num_frames=24, truncation=0.7), "walk.gif")
+grid = pipe.style_mix([1, 2, 3], [4, 5], level="coarse", truncation=0.7)""",
+        limitations="""These people do not exist. Do not present the images as photographs of real people, use them to
+impersonate anyone or to build fake profiles. A face GAN reproduces the biases of its training data
+(face datasets over-represent some ages, skin tones and celebrity looks) and can leak near-copies of
+training faces. Every PIL output carries `ai_generated=true` and
+`DigitalSourceType=trainedAlgorithmicMedia` text metadata (kept when saved as PNG).""",
+    )
 
     def __init__(self, stylegan: StyleGAN2Generator):
         super().__init__()
@@ -211,18 +173,20 @@ class FaceGANPipeline(DiffusionPipeline):
         return model, w_avg
 
     @staticmethod
-    def _z_and_noise(model: StyleGAN2Generator, seed: int, with_noise: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """z (1, style_dim) from the seed on the CPU; for noise_mode="random" the per-layer noise too.
+    def _z_and_noise(
+        model: StyleGAN2Generator, gen: torch.Generator, with_noise: bool
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """z (1, style_dim) drawn from ``gen`` (on its device); for noise_mode="random" the per-layer noise too.
 
-        The noise continues the same CPU generator, so it is a function of the seed alone.
+        The noise continues the same generator, so with a fresh CPU generator per seed it is a
+        function of the seed alone (the same face on every device).
         """
-        gen = torch.Generator().manual_seed(seed)
-        z = torch.randn(1, model.style_dim, generator=gen)
+        z = torch.randn(1, model.style_dim, generator=gen, device=gen.device).cpu()
         noise = []
         if with_noise:
             for i in range(model.num_layers):
                 shape = getattr(model.noises, f"noise_{i}").shape
-                noise.append(torch.randn(shape, generator=gen))
+                noise.append(torch.randn(shape, generator=gen, device=gen.device).cpu())
         return z, noise
 
     def _ws(self, model: StyleGAN2Generator, w_avg: torch.Tensor, z: torch.Tensor, truncation: float) -> torch.Tensor:
@@ -259,32 +223,52 @@ class FaceGANPipeline(DiffusionPipeline):
         arr = image.mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()  # (H, W, 3)
         return PIL.Image.fromarray(arr, mode="RGB")
 
+    def _outputs(self, images: torch.Tensor, output_type: str, **label: object) -> list:
+        """(N, 3, H, W) float [0, 1] -> the requested output type; PIL images carry the AI label.
+
+        ``label`` values that are lists hold one entry per image (e.g. ``seed``), others apply to all.
+        """
+        if output_type == "np":
+            return [img.permute(1, 2, 0).cpu().numpy() for img in images]  # (H, W, 3)
+        if output_type == "pt":
+            return list(images)
+        name = self._model_label()
+        per_image = [{k: v[i] if isinstance(v, list) else v for k, v in label.items()} for i in range(len(images))]
+        return [mark_ai_generated(self._to_pil(img), model=name, **meta) for img, meta in zip(images, per_image)]
+
     # -- generation -------------------------------------------------------------------------------
 
     @torch.no_grad()
     def __call__(
         self,
         num_images: int = 1,
-        seed: int = 0,
+        seed: int | None = None,
         truncation: float = 1.0,
         noise_mode: str = "const",
         output_type: str = "pil",
         return_dict: bool = True,
+        generator: torch.Generator | list[torch.Generator] | None = None,
     ) -> FaceGANPipelineOutput | tuple:
-        """Generate ``num_images`` faces from seeds ``seed, seed + 1, ...``.
+        """Generate ``num_images`` faces from seeds ``seed, seed + 1, ...`` (or from ``generator``).
 
         Args:
-            num_images: how many faces, 1 to :data:`MAX_IMAGES`.
-            seed: seed of the first face, 0 to 2**32 - 1 (so is ``seed + num_images - 1``).
+            num_images: how many faces, 1 to ``checks.NUM_IMAGES.high`` (64).
+            seed: seed of the first face, 0 to 2**32 - 1 (so is ``seed + num_images - 1``); default 0.
             truncation: psi in [-1, 2]: 1 = full variety, 0.5-0.8 = typical, better-looking faces,
                 0 = the mean face for every seed, negative = the "anti-face".
             noise_mode: ``"const"`` (the stored noise maps; the default, deterministic), ``"random"``
                 (per-layer noise drawn from the seed too, so still reproducible) or ``"none"``.
             output_type: ``"pil"``, ``"np"`` or ``"pt"`` (see :class:`FaceGANPipelineOutput`).
             return_dict: return a :class:`FaceGANPipelineOutput` (else ``(images, seeds)``).
+            generator: instead of ``seed``, the ``torch.Generator`` every face's z (and, for
+                ``noise_mode="random"``, its noise) is drawn from, one face after the other; or a
+                list of generators, one per face. ``torch.Generator().manual_seed(s)`` gives the
+                ``seed=s`` face; ``[manual_seed(s + i) for i ...]`` the whole ``seed=s`` call.
+                The output's ``seeds`` are then ``None``.
 
         Raises:
-            GanModelsError: a bad argument (a ``ValueError``; the message says what is allowed).
+            GanModelsError: a bad argument, or both ``seed`` and ``generator`` (a ``ValueError``;
+                the message says what is allowed).
 
         Example:
             >>> import torch
@@ -294,25 +278,23 @@ class FaceGANPipeline(DiffusionPipeline):
             >>> a, b = pipe(num_images=2, seed=1, truncation=0, output_type="np").images
             >>> bool(abs(a - b).max() < 1e-5)  # truncation 0: every seed gives the mean face
             True
+            >>> c = pipe(generator=torch.Generator().manual_seed(1), truncation=0, output_type="np").images[0]
+            >>> bool(abs(a - c).max() < 1e-5)  # a generator seeded 1 gives the seed=1 face
+            True
         """
         # 1. check everything at the door
-        num_images = _check_int("num_images", num_images, 1, MAX_IMAGES)
-        seed = _check_seed("seed", seed)
-        if seed + num_images - 1 > MAX_SEED:
-            raise GanModelsError(
-                f"seed + num_images - 1 = {seed + num_images - 1} is over the largest seed {MAX_SEED}; "
-                f"use a seed up to {MAX_SEED - num_images + 1}."
-            )
-        truncation = _check_truncation(truncation)
-        noise_mode = _check_choice("noise_mode", noise_mode, NOISE_MODES)
-        output_type = _check_choice("output_type", output_type, _OUTPUT_TYPES)
+        num_images = check_int(num_images, NUM_IMAGES)
+        seeds, generators = check_seed_or_generator(seed, generator, num_images)
+        truncation = check_truncation(truncation)
+        noise_mode = check_choice(noise_mode, NOISE_MODES, "noise_mode")
+        output_type = check_choice(output_type, OUTPUT_TYPES, "output_type")
 
         # 2. the computing module and the truncation centre (cached per device / dtype)
         model, w_avg = self._runner()
-        seeds = [seed + i for i in range(num_images)]
 
-        # 3. one z per seed on the CPU (the same face on every device), then z -> w -> truncated w
-        drawn = [self._z_and_noise(model, s, noise_mode == "random") for s in seeds]
+        # 3. one z per face from its generator (a fresh CPU one per seed: the same face on every
+        #    device), then z -> w -> truncated w
+        drawn = [self._z_and_noise(model, gen, noise_mode == "random") for gen in generators]
         z = torch.cat([d[0] for d in drawn])  # (num_images, style_dim)
         w = self._ws(model, w_avg, z, truncation)
         ws = w.unsqueeze(1).expand(-1, model.num_latents, -1)  # (num_images, num_latents, style_dim)
@@ -322,23 +304,20 @@ class FaceGANPipeline(DiffusionPipeline):
         images = self._synthesise(model, ws, noise_mode, noise)  # (num_images, 3, H, W) float32 in [0, 1]
 
         # 5. output format; PIL images carry the AI-generation label
-        if output_type == "pil":
-            label = self._model_label()
-            outputs = [
-                mark_ai_generated(self._to_pil(img), model=label, seed=s, truncation=truncation)
-                for img, s in zip(images, seeds)
-            ]
-        elif output_type == "np":
-            outputs = [img.permute(1, 2, 0).cpu().numpy() for img in images]  # (H, W, 3)
-        else:
-            outputs = list(images)
+        outputs = self._outputs(images, output_type, seed=seeds, truncation=truncation)
         if not return_dict:
             return (outputs, seeds)
         return FaceGANPipelineOutput(images=outputs, seeds=seeds)
 
     @torch.no_grad()
     def interpolate(
-        self, seed_a: int, seed_b: int, num_frames: int = 16, truncation: float = 1.0, space: str = "w"
+        self,
+        seed_a: int | None = None,
+        seed_b: int | None = None,
+        num_frames: int = 16,
+        truncation: float = 1.0,
+        space: str = "w",
+        generator: torch.Generator | list[torch.Generator] | None = None,
     ) -> list[PIL.Image.Image]:
         """Frames of a walk from the face of ``seed_a`` to the face of ``seed_b`` (both included).
 
@@ -348,6 +327,9 @@ class FaceGANPipeline(DiffusionPipeline):
         and maps and truncates every frame. Frame 0 is the ``pipe(seed=seed_a)`` face, the last the
         ``pipe(seed=seed_b)`` face (const noise).
 
+        ``generator`` (instead of the two seeds): one ``torch.Generator`` both end faces are drawn
+        from in turn (the two faces of ``pipe(num_images=2, generator=...)``), or a list of two.
+
         Example:
             >>> from gan_models import FaceGANPipeline, StyleGAN2Generator
             >>> G = StyleGAN2Generator(size=16, style_dim=16, n_mlp=2, channel_base=128, channel_max=16)
@@ -356,13 +338,19 @@ class FaceGANPipeline(DiffusionPipeline):
             (5, (16, 16))
         """
         # 1. checks
-        seed_a, seed_b = _check_seed("seed_a", seed_a), _check_seed("seed_b", seed_b)
-        num_frames = _check_int("num_frames", num_frames, 2, MAX_FRAMES)
-        truncation = _check_truncation(truncation)
-        space = _check_choice("space", space, _SPACES)
+        if generator is None:
+            seed_a, seed_b = check_seed(seed_a, "seed_a"), check_seed(seed_b, "seed_b")
+            generators = [torch.Generator().manual_seed(s) for s in (seed_a, seed_b)]
+        elif seed_a is not None or seed_b is not None:
+            raise GanModelsError("Pass seed_a and seed_b, or generator, not both.")
+        else:
+            generators = check_seed_or_generator(None, generator, 2)[1]
+        num_frames = check_int(num_frames, NUM_FRAMES)
+        truncation = check_truncation(truncation)
+        space = check_choice(space, _SPACES, "space")
         model, w_avg = self._runner()
-        z_a, _ = self._z_and_noise(model, seed_a, False)
-        z_b, _ = self._z_and_noise(model, seed_b, False)
+        z_a, _ = self._z_and_noise(model, generators[0], False)
+        z_b, _ = self._z_and_noise(model, generators[1], False)
         t = torch.linspace(0, 1, num_frames).unsqueeze(1)  # (num_frames, 1)
 
         # 2. the path: (num_frames, style_dim) w's
@@ -401,15 +389,15 @@ class FaceGANPipeline(DiffusionPipeline):
             (64, 48)
         """
         # 1. checks
-        rows = _check_seed_list("row_seeds", row_seeds)
-        cols = _check_seed_list("col_seeds", col_seeds)
-        level = _check_choice("level", level, STYLE_MIX_LEVELS)
-        truncation = _check_truncation(truncation)
+        rows = check_seed_list(row_seeds, "row_seeds")
+        cols = check_seed_list(col_seeds, "col_seeds")
+        level = check_choice(level, STYLE_MIX_LEVELS, "level")
+        truncation = check_truncation(truncation)
         model, w_avg = self._runner()
         layers = style_mix_layers(model.num_latents, level)
 
         # 2. one truncated w per distinct seed
-        z = torch.cat([self._z_and_noise(model, s, False)[0] for s in rows + cols])
+        z = torch.cat([self._z_and_noise(model, torch.Generator().manual_seed(s), False)[0] for s in rows + cols])
         w = self._ws(model, w_avg, z, truncation)  # (R + C, style_dim)
         w_rows, w_cols = w[: len(rows)], w[len(rows) :]
 
@@ -459,58 +447,3 @@ def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     if so.abs().item() < 1e-6:
         return torch.lerp(a, b, t)
     return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
-
-
-def save_animation(frames: Sequence[PIL.Image.Image], path: str | os.PathLike, fps: int = 8) -> Path:
-    """Write frames (e.g. from :meth:`FaceGANPipeline.interpolate`) as a looping GIF or an MP4.
-
-    ``.gif`` always works (Pillow). ``.mp4`` needs ``imageio`` and ``imageio-ffmpeg``
-    (``pip install imageio imageio-ffmpeg``). The GIF's comment says the frames are AI-generated.
-
-    Raises:
-        GanModelsError: no frames, frames of different sizes, a bad fps or an unknown extension.
-        ImportError: ``.mp4`` without imageio / imageio-ffmpeg (the message says what to install).
-
-    Example:
-        >>> import tempfile, os
-        >>> from PIL import Image
-        >>> frames = [Image.new("RGB", (8, 8), (i * 60, 0, 0)) for i in range(4)]
-        >>> p = save_animation(frames, os.path.join(tempfile.mkdtemp(), "walk.gif"), fps=10)
-        >>> Image.open(p).n_frames
-        4
-    """
-    path = Path(path)
-    frames = list(frames)
-    if not frames or not all(isinstance(f, PIL.Image.Image) for f in frames):
-        raise GanModelsError("frames must be a non-empty list of PIL images (e.g. from pipe.interpolate).")
-    if len({f.size for f in frames}) != 1:
-        raise GanModelsError(f"All frames must have the same size, got {sorted({f.size for f in frames})}.")
-    fps = _check_int("fps", fps, 1, 60)
-    suffix = path.suffix.lower()
-    if suffix not in (".gif", ".mp4"):
-        raise GanModelsError(f"save_animation writes .gif or .mp4 files, got {path.name!r}.")
-    rgb = [f.convert("RGB") for f in frames]
-    if suffix == ".gif":
-        model = frames[0].info.get("model")
-        comment = f"AI-generated (trainedAlgorithmicMedia) by {model}" if model else "AI-generated"
-        rgb[0].save(
-            path,
-            save_all=True,
-            append_images=rgb[1:],
-            duration=round(1000 / fps),  # ms per frame
-            loop=0,  # loop forever
-            disposal=2,
-            comment=comment,
-        )
-        return path
-    try:
-        import imageio.v2 as imageio
-        import imageio_ffmpeg  # noqa: F401  (imported only to fail here, not inside mimwrite)
-    except ImportError as err:
-        raise ImportError(
-            "Writing .mp4 needs imageio and imageio-ffmpeg: pip install imageio imageio-ffmpeg "
-            "(or save a .gif, which needs nothing extra)."
-        ) from err
-    # macro_block_size=1: keep the exact size (imageio would otherwise pad to multiples of 16)
-    imageio.mimwrite(path, [np.asarray(f) for f in rgb], fps=fps, macro_block_size=1)
-    return path

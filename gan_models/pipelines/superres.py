@@ -7,11 +7,11 @@ alpha back, and label the result as AI-generated (``gan_models.imaging``).
 
 from __future__ import annotations
 
-import copy
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Union
+from typing import ClassVar, Union
 
 import numpy as np
 import PIL.Image
@@ -19,15 +19,18 @@ import torch
 from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
+from ..checks import OUTPUT_TYPES, TILE_OVERLAP, TILE_SIZE, check_choice, check_int, check_outscale
+from ..errors import GanModelsError
 from ..hub import model_label
 from ..imaging import ImageSource, load_image, mark_ai_generated, merge_alpha, pil_to_tensor, split_alpha, tensor_to_pil
 from ..superres import RRDBNet, SRVGGNetCompact, upscale_factor
-from ..tiling import tiled_upscale
+from ..tiling import TileFn, tiled_upscale
+from ._facts import CardFacts
+from ._float_copy import cached_float_copy
 
 __all__ = ["SuperResolutionPipeline", "SuperResolutionPipelineOutput"]
 
 PipelineImageInput = Union[ImageSource, Sequence[ImageSource]]
-_OUTPUT_TYPES = ("pil", "np", "pt")
 
 
 @dataclass
@@ -67,12 +70,26 @@ class SuperResolutionPipeline(DiffusionPipeline):
 
     upscaler: RRDBNet | SRVGGNetCompact
     model_cpu_offload_seq = "upscaler"
+    card_facts: ClassVar[CardFacts] = CardFacts(
+        pipeline_tag="image-to-image",
+        tags=("super-resolution", "image-to-image"),
+        description="A super-resolution GAN generator",
+        usage="""import torch
+from gan_models import SuperResolutionPipeline
+
+pipe = SuperResolutionPipeline.from_pretrained("<this repo or folder>", dtype=torch.float32)
+image = pipe("photo.png").images[0]   # PNG text chunks mark it as AI-generated""",
+        limitations="""A GAN invents plausible detail; it does not recover the true scene. Do not use the output as
+evidence (faces, text, licence plates, medical or forensic images). Every output carries
+`ai_generated=true` and `DigitalSourceType=trainedAlgorithmicMedia` PNG text metadata.""",
+    )
 
     def __init__(self, upscaler: RRDBNet | SRVGGNetCompact):
         super().__init__()
         if not isinstance(upscaler, (RRDBNet, SRVGGNetCompact)):
             raise ValueError(f"upscaler must be an RRDBNet or SRVGGNetCompact, got {type(upscaler).__name__}.")
         self.register_modules(upscaler=upscaler)
+        self._fp32_cache: dict = {}  # the float32 copy of a half upscaler (see _runner)
 
     @property
     def scale(self) -> int:
@@ -82,21 +99,70 @@ class SuperResolutionPipeline(DiffusionPipeline):
     def _model_label(self) -> str:
         return model_label(self.name_or_path, fallback=type(self.upscaler).__name__)
 
-    def _check_inputs(self, outscale: float | None, tile_size: int | None, tile_overlap: int, output_type: str) -> None:
-        if outscale is not None:
-            if isinstance(outscale, bool) or not isinstance(outscale, (int, float)) or not math.isfinite(outscale):
-                raise ValueError(f"outscale must be a number, got {outscale!r}.")
-            if not 1.0 <= outscale <= 2 * self.scale:
-                raise ValueError(
-                    f"outscale must be between 1 and {2 * self.scale} for this x{self.scale} model, got "
-                    f"{outscale}. Leave it unset for the native x{self.scale}."
-                )
-        if tile_size is not None and (isinstance(tile_size, bool) or not isinstance(tile_size, int) or tile_size < 0):
-            raise ValueError(f"tile_size must be an int >= 0 (0 or None = no tiling), got {tile_size!r}.")
-        if isinstance(tile_overlap, bool) or not isinstance(tile_overlap, int) or tile_overlap < 0:
-            raise ValueError(f"tile_overlap must be an int >= 0, got {tile_overlap!r}.")
-        if output_type not in _OUTPUT_TYPES:
-            raise ValueError(f"output_type must be one of {_OUTPUT_TYPES}, got {output_type!r}.")
+    def _runner(self) -> tuple[torch.device, torch.dtype, TileFn, TileFn]:
+        """Where and in which precision the generator runs: ``(device, run_dtype, fn, fp32_fn)``.
+
+        Its own device; half precision only off the CPU (CPU fp16 convs are slow or missing), with a
+        per-tile float32 retry (``fp32_fn``). A half model's float32 copy is made only when needed
+        (on the CPU, or for a tile that overflows) and cached until the weights change.
+        """
+        upscaler = self.upscaler
+        device, model_dtype = upscaler.device, upscaler.dtype
+
+        def fp32_fn(x: torch.Tensor) -> torch.Tensor:
+            model = upscaler if model_dtype == torch.float32 else cached_float_copy(upscaler, self._fp32_cache)
+            return model(x.float())
+
+        if device.type == "cpu" or model_dtype not in (torch.float16, torch.bfloat16):
+            return device, torch.float32, fp32_fn, fp32_fn
+        return device, model_dtype, upscaler, fp32_fn
+
+    def _upscale_one(
+        self,
+        index: int,
+        img: PIL.Image.Image,
+        outscale: float | None,
+        upscale: Callable[..., torch.Tensor],
+        tile_size: int | None,
+        callback: Callable[[int, int, int], None] | None,
+    ) -> PIL.Image.Image:
+        """One decoded image -> its labelled result (PIL, the input's mode family).
+
+        ``upscale(tensor, progress=...)`` is :func:`~gan_models.tiling.tiled_upscale` with this
+        call's network, tiling and precision bound.
+        """
+        # 1. normalise the mode: RGB for the network, alpha and gray-ness kept aside
+        rgb, alpha, was_gray = split_alpha(img)
+        width, height = rgb.size
+
+        # 2. the network, tile by tile, with a progress bar gradio's track_tqdm can follow
+        expected = math.ceil(height / tile_size) * math.ceil(width / tile_size) if tile_size else 1
+        bar = self.progress_bar(total=expected)
+
+        def on_tile(done: int, total: int) -> None:
+            if total != bar.total:  # an out-of-memory restart with smaller tiles
+                bar.reset(total=total)
+            bar.update(done - bar.n)
+            if callback is not None:
+                callback(index, done, total)
+
+        try:
+            sr = upscale(pil_to_tensor(rgb), progress=on_tile)
+        finally:
+            bar.close()
+        out = tensor_to_pil(sr)  # uint8 (1, 3, H*s, W*s) -> RGB
+
+        # 3. outscale: Lanczos from the native output to exactly round(input * outscale)
+        size = (width * self.scale, height * self.scale)
+        if outscale is not None and outscale != self.scale:
+            size = (max(1, round(width * outscale)), max(1, round(height * outscale)))
+            out = out.resize(size, PIL.Image.Resampling.LANCZOS)
+
+        # 4. alpha is not worth a network pass: Lanczos-resize it and re-attach; gray stays gray
+        if alpha is not None:
+            alpha = alpha.resize(size, PIL.Image.Resampling.LANCZOS)
+        out = merge_alpha(out, alpha, was_gray)
+        return mark_ai_generated(out, model=self._model_label(), outscale=outscale or self.scale)
 
     @torch.no_grad()
     def __call__(
@@ -140,79 +206,35 @@ class SuperResolutionPipeline(DiffusionPipeline):
             [(22, 12), (10, 10)]
         """
         # 1. check everything at the door, before any work: arguments, then decode every image
-        self._check_inputs(outscale, tile_size, tile_overlap, output_type)
+        outscale = check_outscale(outscale, self.scale)
+        tile_size = None if tile_size is None else check_int(tile_size, TILE_SIZE)
+        tile_overlap = check_int(tile_overlap, TILE_OVERLAP)
+        output_type = check_choice(output_type, OUTPUT_TYPES, "output_type")
         sources = list(image) if isinstance(image, (list, tuple)) else [image]
         if not sources:
-            raise ValueError("image is an empty list; pass at least one image.")
+            raise GanModelsError("image is an empty list; pass at least one image.")
         decoded = [load_image(src, max_pixels=max_pixels) for src in sources]
 
-        # 2. where and in which precision the generator runs: its own device; half precision only
-        #    off the CPU (CPU fp16 convs are slow or missing), with per-tile float32 retry
-        device = self.upscaler.device
-        model_dtype = self.upscaler.dtype
-        fp32_model: torch.nn.Module | None = self.upscaler if model_dtype == torch.float32 else None
-
-        def fp32_fn(x: torch.Tensor) -> torch.Tensor:
-            nonlocal fp32_model
-            if fp32_model is None:  # built lazily: only when a half tile overflows, or on the CPU
-                fp32_model = copy.deepcopy(self.upscaler).float()  # .float(): no diffusers dtype warning
-            return fp32_model(x.float())
-
-        if device.type == "cpu" or model_dtype not in (torch.float16, torch.bfloat16):
-            run_dtype, fn = torch.float32, fp32_fn
-        else:
-            run_dtype, fn = model_dtype, self.upscaler
-        # RRDBNet x2 / x1 pixel-unshuffle their input, so tiles must align to 2 / 4 pixels
+        # 2. where and in which precision the generator runs (see _runner); RRDBNet x2 / x1
+        #    pixel-unshuffle their input, so tiles must align to 2 / 4 pixels
+        device, run_dtype, fn, fp32_fn = self._runner()
         multiple = {4: 1, 2: 2, 1: 4}[self.scale] if isinstance(self.upscaler, RRDBNet) else 1
-        label = self._model_label()
+        upscale = functools.partial(
+            tiled_upscale,
+            fn,
+            scale=self.scale,
+            tile_size=tile_size,
+            tile_overlap=tile_overlap,
+            device=device,
+            dtype=run_dtype,
+            multiple=multiple,
+            fp32_fn=fp32_fn,
+        )
 
-        outputs = []
-        for index, img in enumerate(decoded):
-            # 3. normalise the mode: RGB for the network, alpha and gray-ness kept aside
-            rgb, alpha, was_gray = split_alpha(img)
-            width, height = rgb.size
+        # 3. every image: mode, network, outscale, alpha, label (see _upscale_one)
+        outputs = [self._upscale_one(i, img, outscale, upscale, tile_size, callback) for i, img in enumerate(decoded)]
 
-            # 4. the network, tile by tile, with a progress bar gradio's track_tqdm can follow
-            expected = math.ceil(height / tile_size) * math.ceil(width / tile_size) if tile_size else 1
-            bar = self.progress_bar(total=expected)
-
-            def on_tile(done: int, total: int, bar=bar, index=index) -> None:
-                if total != bar.total:  # an out-of-memory restart with smaller tiles
-                    bar.reset(total=total)
-                bar.update(done - bar.n)
-                if callback is not None:
-                    callback(index, done, total)
-
-            try:
-                sr = tiled_upscale(
-                    fn,
-                    pil_to_tensor(rgb),
-                    self.scale,
-                    tile_size=tile_size,
-                    tile_overlap=tile_overlap,
-                    device=device,
-                    dtype=run_dtype,
-                    progress=on_tile,
-                    multiple=multiple,
-                    fp32_fn=fp32_fn,
-                )
-            finally:
-                bar.close()
-            out = tensor_to_pil(sr)  # uint8 (1, 3, H*s, W*s) -> RGB
-
-            # 5. outscale: Lanczos from the native output to exactly round(input * outscale)
-            size = (width * self.scale, height * self.scale)
-            if outscale is not None and outscale != self.scale:
-                size = (max(1, round(width * outscale)), max(1, round(height * outscale)))
-                out = out.resize(size, PIL.Image.Resampling.LANCZOS)
-
-            # 6. alpha is not worth a network pass: Lanczos-resize it and re-attach; gray stays gray
-            if alpha is not None:
-                alpha = alpha.resize(size, PIL.Image.Resampling.LANCZOS)
-            out = merge_alpha(out, alpha, was_gray)
-            outputs.append(mark_ai_generated(out, model=label, outscale=outscale or self.scale))
-
-        # 7. output format
+        # 4. output format
         if output_type == "np":
             outputs = [np.asarray(o, dtype=np.float32).reshape(o.height, o.width, -1) / 255.0 for o in outputs]
         elif output_type == "pt":

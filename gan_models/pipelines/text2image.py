@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import PIL.Image
@@ -26,21 +27,27 @@ import torch
 from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
+from ..checks import (
+    NOISE_MODES,
+    NUM_IMAGES,
+    OUTPUT_TYPES,
+    check_choice,
+    check_int,
+    check_seed_or_generator,
+    check_truncation,
+)
 from ..errors import GanModelsError
 from ..hub import model_label
 from ..imaging import mark_ai_generated
 from ..text2image import TextToImageGenerator
 from ..text_encoding import DEFAULT_TEXT_ENCODER, SentenceEncoder, check_prompt
+from ._facts import CardFacts
 from ._float_copy import cached_float_copy
-from .faces import MAX_SEED, NOISE_MODES, _check_choice, _check_int, _check_seed, _check_truncation
 
-__all__ = ["MAX_IMAGES", "TextToImageGANPipeline", "TextToImageGANPipelineOutput", "load_text_encoder"]
+__all__ = ["TextToImageGANPipeline", "TextToImageGANPipelineOutput", "load_text_encoder"]
 
-#: Most images one call may ask for.
-MAX_IMAGES = 64
 #: Default truncation: 0.7 trades a little variety for clearly drawn faces that follow the prompt.
 DEFAULT_TRUNCATION = 0.7
-_OUTPUT_TYPES = ("pil", "np", "pt")
 _BATCH = 16  # images per synthesis pass
 _MEAN_LATENT_SAMPLES = 512  # z's averaged for a prompt's truncation centre (a cheap MLP pass)
 
@@ -58,12 +65,13 @@ class TextToImageGANPipelineOutput(BaseOutput):
     Args:
         images: one per seed: RGB PIL images (``"pil"``), float32 ``[0, 1]`` arrays ``(H, W, 3)``
             (``"np"``) or float32 ``[0, 1]`` tensors ``(3, H, W)`` (``"pt"``).
-        seeds: the seed of each image (``seed, seed + 1, ...``).
+        seeds: the seed of each image (``seed, seed + 1, ...``); ``None`` for each image drawn
+            from ``generator=``.
         prompt: the prompt as it was used (whitespace normalised).
     """
 
     images: list[PIL.Image.Image] | list[np.ndarray] | list[torch.Tensor]
-    seeds: list[int]
+    seeds: list[int | None]
     prompt: str
 
 
@@ -88,6 +96,21 @@ class TextToImageGANPipeline(DiffusionPipeline):
 
     generator: TextToImageGenerator
     model_cpu_offload_seq = "generator"
+    card_facts: ClassVar[CardFacts] = CardFacts(
+        pipeline_tag="text-to-image",
+        tags=("stylegan2", "text-to-image"),
+        description="A text-conditioned StyleGAN2 generator",
+        usage="""from gan_models import TextToImageGANPipeline
+
+pipe = TextToImageGANPipeline.from_pretrained("<this repo or folder>")   # the text encoder is referenced, not stored
+images = pipe(prompt="a girl with silver hair and red eyes", num_images=4, seed=0).images   # image i: seed + i""",
+        limitations="""The generator only knows what its captions described (for the anime model: hair and eye colour);
+other words in a prompt are ignored or steer it unpredictably, and colours it saw rarely are
+followed less often (see the per-colour numbers). It reproduces the style and biases of its crawled
+training pictures. Every PIL output carries `ai_generated=true`,
+`DigitalSourceType=trainedAlgorithmicMedia`, the model, the prompt and the seed as text metadata
+(kept when saved as PNG).""",
+    )
 
     def __init__(self, generator: TextToImageGenerator, text_encoder_name: str = DEFAULT_TEXT_ENCODER):
         super().__init__()
@@ -124,75 +147,102 @@ class TextToImageGANPipeline(DiffusionPipeline):
         model = self._runner()
         return model.embed_text(tokens.to(model.device), mask.to(model.device))
 
+    @staticmethod
+    def _draw(
+        model: TextToImageGenerator, generators: list[torch.Generator], with_noise: bool
+    ) -> tuple[torch.Tensor, list[list[torch.Tensor]] | None]:
+        """One z (1, z_dim) per image from its generator, then (``"random"`` noise) its noise maps.
+
+        Drawn on the generator's device and kept on the CPU: with a fresh CPU generator per seed,
+        the same image on every device.
+        """
+        zs, noises = [], []
+        for gen in generators:
+            zs.append(torch.randn(1, model.z_dim, generator=gen, device=gen.device).cpu())
+            if with_noise:
+                maps = model.stylegan.noises.buffers()
+                noises.append([torch.randn(n.shape, generator=gen, device=gen.device).cpu() for n in maps])
+        return torch.cat(zs), (noises if with_noise else None)
+
+    def _synthesise(
+        self,
+        model: TextToImageGenerator,
+        z: torch.Tensor,
+        text: torch.Tensor,
+        w_avg: torch.Tensor | None,
+        truncation: float,
+        noise_mode: str,
+        noises: list[list[torch.Tensor]] | None,
+    ) -> torch.Tensor:
+        """z (N, z_dim) and the text code (1, style_dim) -> float32 images (N, 3, H, W) in [0, 1], in chunks."""
+        z = z.to(model.device, model.dtype)
+        out = []
+        with self.progress_bar(total=-(-len(z) // _BATCH)) as bar:
+            for start in range(0, len(z), _BATCH):
+                chunk = z[start : start + _BATCH]
+                w = model.map(chunk, text.expand(len(chunk), -1))
+                if w_avg is not None:
+                    w = model.stylegan.truncate(w, w_avg, truncation)
+                noise = None
+                if noises is not None:  # per image [layer maps] -> per layer (chunk, 1, r, r)
+                    noise = [torch.cat(maps) for maps in zip(*noises[start : start + _BATCH])]
+                ws = w.unsqueeze(1).expand(-1, model.num_latents, -1)  # (chunk, num_latents, style_dim)
+                img = model.stylegan.synthesis(ws, noise_mode=noise_mode, noise=noise)
+                out.append(img.float().clamp(-1, 1).add(1).div(2))
+                bar.update()
+        return torch.cat(out)
+
     @torch.no_grad()
     def __call__(
         self,
         prompt: str,
         num_images: int = 1,
-        seed: int = 0,
+        seed: int | None = None,
         truncation: float = DEFAULT_TRUNCATION,
         noise_mode: str = "const",
         output_type: str = "pil",
         return_dict: bool = True,
+        generator: torch.Generator | list[torch.Generator] | None = None,
     ) -> TextToImageGANPipelineOutput | tuple:
-        """Generate ``num_images`` images of ``prompt`` from seeds ``seed, seed + 1, ...``.
+        """Generate ``num_images`` images of ``prompt`` from seeds ``seed, seed + 1, ...`` (or from ``generator``).
 
         Args:
             prompt: a description in your own words, e.g. "a girl with silver hair and red eyes"
                 (at most ``MAX_PROMPT_CHARS`` characters after whitespace is collapsed).
-            num_images: 1 to :data:`MAX_IMAGES`.
-            seed: seed of the first image, 0 to 2**32 - 1.
+            num_images: 1 to ``checks.NUM_IMAGES.high`` (64).
+            seed: seed of the first image, 0 to 2**32 - 1; default 0.
             truncation: psi in [-1, 2]; 1 = full variety, 0.7 (default) = typical images that follow
                 the prompt more closely, 0 = this prompt's average image for every seed.
             noise_mode: ``"const"`` (stored noise maps), ``"random"`` (drawn from the seed) or ``"none"``.
             output_type: ``"pil"``, ``"np"`` or ``"pt"``.
             return_dict: return a :class:`TextToImageGANPipelineOutput` (else ``(images, seeds)``).
+            generator: instead of ``seed``, the ``torch.Generator`` every image's z (and
+                ``"random"`` noise) is drawn from, one image after the other, or a list of them,
+                one per image; ``torch.Generator().manual_seed(s)`` gives the ``seed=s`` image.
+                The truncation centre does not use it. The output's ``seeds`` are then ``None``.
 
         Raises:
             InvalidPromptError: an empty, over-long or letter-less prompt (a ``GanModelsError``).
-            GanModelsError: any other bad argument.
+            GanModelsError: any other bad argument, or both ``seed`` and ``generator``.
         """
         # 1. check everything at the door
         prompt = check_prompt(prompt)
-        num_images = _check_int("num_images", num_images, 1, MAX_IMAGES)
-        seed = _check_seed("seed", seed)
-        if seed + num_images - 1 > MAX_SEED:
-            raise GanModelsError(f"seed + num_images - 1 is over the largest seed {MAX_SEED}; use a smaller seed.")
-        truncation = _check_truncation(truncation)
-        noise_mode = _check_choice("noise_mode", noise_mode, NOISE_MODES)
-        output_type = _check_choice("output_type", output_type, _OUTPUT_TYPES)
+        num_images = check_int(num_images, NUM_IMAGES)
+        seeds, generators = check_seed_or_generator(seed, generator, num_images)
+        truncation = check_truncation(truncation)
+        noise_mode = check_choice(noise_mode, NOISE_MODES, "noise_mode")
+        output_type = check_choice(output_type, OUTPUT_TYPES, "output_type")
 
         # 2. the prompt's text code and truncation centre
         model = self._runner()
         text = self.encode_prompt(prompt)  # (1, style_dim)
         w_avg = model.mean_latent(text, _MEAN_LATENT_SAMPLES, seed=0) if truncation != 1 else None
 
-        # 3. one z (and noise) per seed on the CPU, the same image on every device
-        seeds = [seed + i for i in range(num_images)]
-        zs, noises = [], []
-        for s in seeds:
-            gen = torch.Generator().manual_seed(s)
-            zs.append(torch.randn(1, model.z_dim, generator=gen))
-            if noise_mode == "random":
-                noises.append([torch.randn(n.shape, generator=gen) for n in model.stylegan.noises.buffers()])
-        z = torch.cat(zs).to(model.device, model.dtype)
+        # 3. one z (and noise) per image from its generator
+        z, noises = self._draw(model, generators, noise_mode == "random")
 
         # 4. map, truncate, synthesise in chunks
-        out = []
-        with self.progress_bar(total=-(-num_images // _BATCH)) as bar:
-            for start in range(0, num_images, _BATCH):
-                chunk = z[start : start + _BATCH]
-                w = model.map(chunk, text.expand(len(chunk), -1))
-                if w_avg is not None:
-                    w = model.stylegan.truncate(w, w_avg, truncation)
-                noise = None
-                if noise_mode == "random":
-                    noise = [torch.cat(maps) for maps in zip(*noises[start : start + _BATCH])]
-                ws = w.unsqueeze(1).expand(-1, model.num_latents, -1)
-                img = model.stylegan.synthesis(ws, noise_mode=noise_mode, noise=noise)
-                out.append(img.float().clamp(-1, 1).add(1).div(2))
-                bar.update()
-        images = torch.cat(out)
+        images = self._synthesise(model, z, text, w_avg, truncation, noise_mode, noises)
 
         # 5. output format; PIL images carry the AI-generation label with model, prompt and seed
         if output_type == "pil":

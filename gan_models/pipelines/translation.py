@@ -26,11 +26,13 @@ import torch.nn.functional as F
 from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
+from ..checks import OUTPUT_TYPES, Range, check_choice, check_int
 from ..errors import GanModelsError, ImageTooLargeError, InferenceOutOfMemoryError
 from ..hub import model_label
 from ..imaging import ImageSource, load_image, mark_ai_generated, merge_alpha, pil_to_tensor, split_alpha, tensor_to_pil
 from ..tiling import tiled_upscale
 from ..translation import SIZE_MULTIPLE, ResnetGenerator
+from ._facts import CardFacts
 from ._float_copy import cached_float_copy
 from .superres import SuperResolutionPipeline
 
@@ -56,7 +58,7 @@ MAX_WORK_PIXELS = 2048 * 2048
 #: residual blocks reflect-pad by 1, so the bottleneck must be >= 2 px; 4 px gives instance norm
 #: a few pixels of statistics.
 MIN_WORK_SIDE = 16
-_OUTPUT_TYPES = ("pil", "np", "pt")
+_WORK_PIXELS = Range("max_work_pixels", 1)
 
 
 @dataclass
@@ -71,12 +73,6 @@ class CycleGANPipelineOutput(BaseOutput):
     """
 
     images: list[PIL.Image.Image] | list[np.ndarray] | list[torch.Tensor]
-
-
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise GanModelsError(f"{name} must be one of {choices}, got {value!r}.")
-    return value
 
 
 def _pad_for_network(x: torch.Tensor) -> torch.Tensor:
@@ -128,6 +124,24 @@ class CycleGANPipeline(DiffusionPipeline):
     b_to_a: ResnetGenerator | None
     model_cpu_offload_seq = "a_to_b->b_to_a"
     _optional_components: ClassVar[list[str]] = ["a_to_b", "b_to_a"]  # one direction may be missing
+    card_facts: ClassVar[CardFacts] = CardFacts(
+        pipeline_tag="image-to-image",
+        tags=("cyclegan", "unpaired-image-to-image", "image-to-image"),
+        description="A CycleGAN image-to-image translator",
+        usage="""import torch
+from PIL import Image
+from gan_models import CycleGANPipeline
+
+pipe = CycleGANPipeline.from_pretrained("<this repo or folder>", dtype=torch.float32)
+print(pipe.domain_a, "<->", pipe.domain_b, pipe.directions)   # what A and B are, which ways it goes
+image = pipe(image=Image.open("photo.png"), direction="AtoB").images[0]   # same size as the input""",
+        limitations="""CycleGAN changes colours and textures much more readily than shapes, and works only on images
+like its training data (subject, framing, scale); elsewhere it fails quietly, returning a
+recoloured or barely changed image. It reproduces the biases of its two datasets. Do not use the
+output as evidence or to pass off a person's photo as something it is not. Every PIL output carries
+`ai_generated=true` and `DigitalSourceType=trainedAlgorithmicMedia` text metadata (kept when
+saved as PNG).""",
+    )
 
     def __init__(
         self,
@@ -182,7 +196,7 @@ class CycleGANPipeline(DiffusionPipeline):
 
     def domains(self, direction: str) -> tuple[str, str]:
         """``(source, target)`` domain names of a direction, e.g. ``("real face", "anime face")``."""
-        _check_choice("direction", direction, DIRECTIONS)
+        check_choice(direction, DIRECTIONS, "direction")
         return (self.domain_a, self.domain_b) if direction == "AtoB" else (self.domain_b, self.domain_a)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -265,6 +279,59 @@ class CycleGANPipeline(DiffusionPipeline):
             ) from err
         return tensor_to_pil(y[:, :, :height, :width])  # crop the padding off
 
+    def _check_call(
+        self,
+        direction: object,
+        resolution: object,
+        output_type: object,
+        upscaler: object,
+        max_work_pixels: object,
+    ) -> tuple[str, str, str, int]:
+        """The arguments of :meth:`__call__` other than the images, checked (and a direction this pipeline has)."""
+        direction = check_choice(direction, DIRECTIONS, "direction")
+        resolution = check_choice(resolution, RESOLUTIONS, "resolution")
+        output_type = check_choice(output_type, OUTPUT_TYPES, "output_type")
+        self._generator(direction)  # a single-direction pipeline asked the other way
+        if upscaler is not None:
+            if not isinstance(upscaler, SuperResolutionPipeline):
+                raise GanModelsError(f"upscaler must be a SuperResolutionPipeline, got {type(upscaler).__name__}.")
+            if resolution != "native":
+                raise GanModelsError("upscaler only applies to resolution='native' (nothing is shrunk otherwise).")
+        return direction, resolution, output_type, check_int(max_work_pixels, _WORK_PIXELS)
+
+    def _translate_one(
+        self,
+        img: PIL.Image.Image,
+        work_size: tuple[int, int],
+        direction: str,
+        resolution: str,
+        upscaler: SuperResolutionPipeline | None,
+    ) -> PIL.Image.Image:
+        """One decoded image -> its labelled translation at the input's size."""
+        # 1. normalise the mode: RGB for the network, alpha aside (re-attached at the input size)
+        rgb, alpha, _ = split_alpha(img)
+        size = rgb.size
+
+        # 2. to the working scale (Lanczos antialiases the shrink), translate, back to the input size
+        small = rgb if work_size == size else rgb.resize(work_size, PIL.Image.Resampling.LANCZOS)
+        out = self._translate(small, direction)
+        if out.size != size:
+            if upscaler is not None:  # learned detail instead of interpolation, then the exact size
+                out = upscaler(out, output_type="pil").images[0]
+            out = out.resize(size, PIL.Image.Resampling.LANCZOS)
+
+        # 3. alpha back as it was (same size: no resampling); a 1-channel model's output stays gray
+        out = merge_alpha(out, alpha, was_gray=out.mode == "L")
+        source, target = self.domains(direction)
+        return mark_ai_generated(
+            out,
+            model=self._model_label(),
+            direction=direction,
+            translation=f"{source} -> {target}",
+            resolution=resolution if work_size == size else f"{resolution} ({work_size[0]}x{work_size[1]})",
+            upscaler=upscaler._model_label() if upscaler is not None and work_size != size else None,
+        )
+
     # -- translation ------------------------------------------------------------------------------
 
     @torch.no_grad()
@@ -320,59 +387,23 @@ class CycleGANPipeline(DiffusionPipeline):
             [(64, 40), (5, 3)]
         """
         # 1. check everything at the door, before any work: arguments, then decode every image
-        direction = _check_choice("direction", direction, DIRECTIONS)
-        resolution = _check_choice("resolution", resolution, RESOLUTIONS)
-        output_type = _check_choice("output_type", output_type, _OUTPUT_TYPES)
-        self._generator(direction)  # a single-direction pipeline asked the other way
-        if upscaler is not None:
-            if not isinstance(upscaler, SuperResolutionPipeline):
-                raise GanModelsError(f"upscaler must be a SuperResolutionPipeline, got {type(upscaler).__name__}.")
-            if resolution != "native":
-                raise GanModelsError("upscaler only applies to resolution='native' (nothing is shrunk otherwise).")
-        if (
-            isinstance(max_work_pixels, bool)
-            or not isinstance(max_work_pixels, numbers.Integral)
-            or max_work_pixels < 1
-        ):
-            raise GanModelsError(f"max_work_pixels must be a positive integer, got {max_work_pixels!r}.")
+        direction, resolution, output_type, max_work_pixels = self._check_call(
+            direction, resolution, output_type, upscaler, max_work_pixels
+        )
         sources = list(image) if isinstance(image, (list, tuple)) else [image]
         if not sources:
             raise GanModelsError("image is an empty list; pass at least one image.")
         decoded = [load_image(src, max_pixels=max_pixels) for src in sources]
-        work_sizes = [self._check_work_size(*img.size, resolution, int(max_work_pixels)) for img in decoded]
+        work_sizes = [self._check_work_size(*img.size, resolution, max_work_pixels) for img in decoded]
 
-        source, target = self.domains(direction)
-        label = self._model_label()
+        # 2. every image: mode, working scale, network, size, alpha, label (see _translate_one)
         outputs = []
         with self.progress_bar(total=len(decoded)) as bar:  # gradio's track_tqdm follows this
             for img, work_size in zip(decoded, work_sizes):
-                # 2. normalise the mode: RGB for the network, alpha aside (re-attached at the input size)
-                rgb, alpha, _ = split_alpha(img)
-                size = rgb.size
-
-                # 3. to the working scale (Lanczos antialiases the shrink), translate, back to the input size
-                small = rgb if work_size == size else rgb.resize(work_size, PIL.Image.Resampling.LANCZOS)
-                out = self._translate(small, direction)
-                if out.size != size:
-                    if upscaler is not None:  # learned detail instead of interpolation, then the exact size
-                        out = upscaler(out, output_type="pil").images[0]
-                    out = out.resize(size, PIL.Image.Resampling.LANCZOS)
-
-                # 4. alpha back as it was (same size: no resampling); a 1-channel model's output stays gray
-                out = merge_alpha(out, alpha, was_gray=out.mode == "L")
-                outputs.append(
-                    mark_ai_generated(
-                        out,
-                        model=label,
-                        direction=direction,
-                        translation=f"{source} -> {target}",
-                        resolution=resolution if work_size == size else f"{resolution} ({work_size[0]}x{work_size[1]})",
-                        upscaler=upscaler._model_label() if upscaler is not None and work_size != size else None,
-                    )
-                )
+                outputs.append(self._translate_one(img, work_size, direction, resolution, upscaler))
                 bar.update()
 
-        # 5. output format
+        # 3. output format
         if output_type == "np":
             outputs = [np.asarray(o, dtype=np.float32).reshape(o.height, o.width, -1) / 255.0 for o in outputs]
         elif output_type == "pt":

@@ -23,16 +23,19 @@ import gradio as gr
 from PIL import Image
 
 from gan_models import FaceGANPipeline, save_animation
-from gan_models.pipelines.faces import MAX_SEED, STYLE_MIX_LEVELS, TRUNCATION_RANGE
-from gan_models.serving import (
+from gan_models.checks import (
+    NUM_FRAMES,
+    NUM_IMAGES,
+    SEED,
+    STYLE_MIX_SEEDS,
+    TRUNCATION,
+    Range,
     clamped_count,
-    download_folder,
-    gpu,
-    load_pipeline,
-    model_label,
     number_in_range,
     seed_or_random,
 )
+from gan_models.pipelines.faces import STYLE_MIX_LEVELS
+from gan_models.serving import download_folder, gpu, load_pipeline, model_label
 
 __all__ = [
     "BUNDLED_MODELS",
@@ -46,12 +49,13 @@ __all__ = [
 
 BUNDLED_MODELS = ["faces-celeba64"]
 DEFAULT_MODEL = "faces-celeba64"
-# The Space's limits are tighter than the pipeline's (64 images, 240 frames, 16 seeds per axis):
-# one request must not hold a shared CPU Space for long.
-MAX_IMAGES = 16  # per click: 16 faces of 64 px take well under a second on a CPU and fill a 4x4 gallery
-MAX_FRAMES = 96  # 12 s at 8 fps
-MAX_MIX_SEEDS = 6  # per axis: a 7x7 grid (sources on the edges) stays readable at 64 px per face
-MIN_TRUNCATION, MAX_TRUNCATION = TRUNCATION_RANGE  # the pipeline's range; the sliders show the useful 0 to 1.5
+# The library's ranges (gan_models.checks), capped lower per click (64 images, 240 frames, 16 seeds
+# per axis in the library): one request must not hold a shared CPU Space for long. Seeds and the
+# truncation take the library's full range; the sliders show the useful 0 to 1.5.
+IMAGES = NUM_IMAGES.capped(16)  # 16 faces of 64 px take well under a second on a CPU and fill a 4x4 gallery
+FRAMES = NUM_FRAMES.capped(96)  # 12 s at 8 fps
+MIX_SEEDS = STYLE_MIX_SEEDS.capped(6)  # per axis: a 7x7 grid (sources on the edges) stays readable at 64 px per face
+MAX_SEED = SEED.high
 DEFAULT_TRUNCATION = 0.7  # the usual StyleGAN trade: clearly better faces, still varied
 LEVELS = list(STYLE_MIX_LEVELS)
 FPS = 8
@@ -81,31 +85,29 @@ celebrities, and the faces reflect that.
 
 
 def _check_seed(value: Any, name: str = "seed") -> int:
-    return seed_or_random(value, MAX_SEED, name, gr.Error)
+    return seed_or_random(value, name, gr.Error)
 
 
-def _clamp_count(value: Any, name: str, low: int, high: int, default: int, notes: list[str]) -> int:
-    return clamped_count(value, name, low, high, default, notes, gr.Error, gr.Warning)
+def _clamp_count(value: Any, allowed: Range, default: int, notes: list[str]) -> int:
+    return clamped_count(value, allowed, default, notes, gr.Error, gr.Warning)
 
 
 def _check_truncation(value: Any) -> float:
-    return number_in_range(
-        value, "truncation", MIN_TRUNCATION, MAX_TRUNCATION, DEFAULT_TRUNCATION, "0.5 to 1 is usual", gr.Error
-    )
+    return number_in_range(value, TRUNCATION, DEFAULT_TRUNCATION, gr.Error)
 
 
 def _seed_list(value: Any, name: str, notes: list[str]) -> list[int]:
-    """Seeds typed as "1, 2, 3" (commas, spaces or semicolons), at most MAX_MIX_SEEDS (extra ones dropped, visibly)."""
+    """Seeds typed as "1, 2, 3" (commas, spaces or semicolons), at most MIX_SEEDS.high (extra ones dropped, visibly)."""
     items = value if isinstance(value, (list, tuple)) else re.split(r"[,;\s]+", str(value or "").strip())
     items = [item for item in items if str(item).strip()]
     if not items:
         raise gr.Error(f"Enter at least one of the {name}, e.g. 1, 2, 3.")
     seeds = [_check_seed(item, f"each of the {name}") for item in items]
-    if len(seeds) > MAX_MIX_SEEDS:
-        note = f"{len(seeds)} {name} given: used the first {MAX_MIX_SEEDS}."
+    if len(seeds) > MIX_SEEDS.high:
+        note = f"{len(seeds)} {name} given: used the first {MIX_SEEDS.high}."
         gr.Warning(note)
         notes.append(note)
-    return seeds[:MAX_MIX_SEEDS]
+    return seeds[: MIX_SEEDS.high]
 
 
 def _check_level(value: Any) -> str:
@@ -179,7 +181,7 @@ def generate_faces(
     # 1. check every input at the door, before the model runs
     notes: list[str] = []
     seed = _check_seed(seed)
-    num_images = _clamp_count(num_images, "num_images", 1, MAX_IMAGES, 4, notes)
+    num_images = _clamp_count(num_images, IMAGES, 4, notes)
     truncation = _check_truncation(truncation)
     model = _model_name(model)
     _load(model)
@@ -220,7 +222,7 @@ def interpolate_faces(
     """
     notes: list[str] = []
     seed_a, seed_b = _check_seed(seed_a, "seed_a"), _check_seed(seed_b, "seed_b")
-    num_frames = _clamp_count(num_frames, "num_frames", 2, MAX_FRAMES, 16, notes)
+    num_frames = _clamp_count(num_frames, FRAMES, 16, notes)
     truncation = _check_truncation(truncation)
     model = _model_name(model)
     _load(model)
@@ -331,7 +333,9 @@ def render() -> None:
                     with gr.Row():
                         seed = _seed_box("Seed", 42, "faces-seed")
                         dice = gr.Button("🎲", scale=0, min_width=60, elem_id="faces-random-seed")
-                    num_images = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Faces", elem_id="faces-num-images")
+                    num_images = gr.Slider(
+                        IMAGES.low, IMAGES.high, value=4, step=1, label="Faces", elem_id="faces-num-images"
+                    )
                     truncation = _truncation_slider("faces-truncation")
                     run = gr.Button("Generate", variant="primary", elem_id="faces-run")
                 with gr.Column(scale=2):
@@ -352,7 +356,9 @@ def render() -> None:
                     with gr.Row():
                         seed_a = _seed_box("From seed", 1, "faces-seed-a")
                         seed_b = _seed_box("To seed", 2, "faces-seed-b")
-                    num_frames = gr.Slider(2, MAX_FRAMES, value=16, step=1, label="Frames", elem_id="faces-frames")
+                    num_frames = gr.Slider(
+                        FRAMES.low, FRAMES.high, value=16, step=1, label="Frames", elem_id="faces-frames"
+                    )
                     interp_truncation = _truncation_slider("faces-interp-truncation")
                     interp_run = gr.Button("Interpolate", variant="primary", elem_id="faces-interp-run")
                 with gr.Column(scale=2):

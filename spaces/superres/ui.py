@@ -21,7 +21,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from gan_models.imaging import load_image, merge_alpha, save_png, split_alpha
-from gan_models.serving import default_max_pixels, download_folder, gpu, load_pipeline, model_label, number_in_range
+from gan_models.checks import number_in_range, outscale_range
+from gan_models.serving import default_max_pixels, download_folder, gpu, load_pipeline, model_label
 
 __all__ = ["BUNDLED_MODELS", "DEFAULT_MODEL", "build", "render", "upscale"]
 
@@ -30,7 +31,9 @@ DEFAULT_MODEL = "superres-x4-gan"  # sharper than the PSNR model, which is what 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 # Download PNGs are written here, then gradio copies them into its own cache; ours are swept
 # after an hour so a long-running Space does not fill its disk.
-MIN_OUTSCALE, MAX_OUTSCALE = 1.0, 4.0  # the bundled models are x4; larger would only resample
+# the library's outscale range of an x4 model, capped at x4: the bundled models are x4, larger would only resample
+OUTSCALE = outscale_range(4).capped(4.0)
+MIN_OUTSCALE, MAX_OUTSCALE = OUTSCALE.low, OUTSCALE.high
 
 HEADER = """
 # Super-resolution ×4
@@ -79,7 +82,7 @@ def _download_file(result: Image.Image, upload: str, model: str, outscale: float
 
 
 def _check_outscale(outscale: Any) -> float:
-    return number_in_range(outscale, "outscale", MIN_OUTSCALE, MAX_OUTSCALE, MAX_OUTSCALE, error=gr.Error)
+    return number_in_range(outscale, OUTSCALE, OUTSCALE.high, error=gr.Error)
 
 
 def upscale(

@@ -25,16 +25,8 @@ import gradio as gr
 from PIL import Image
 
 from gan_models import TextToImageGANPipeline
-from gan_models.pipelines.faces import MAX_SEED, TRUNCATION_RANGE
-from gan_models.serving import (
-    clamped_count,
-    flag,
-    gpu,
-    load_pipeline,
-    model_label,
-    number_in_range,
-    seed_or_random,
-)
+from gan_models.checks import NUM_IMAGES, SEED, TRUNCATION, clamped_count, flag, number_in_range, seed_or_random
+from gan_models.serving import gpu, load_pipeline, model_label
 from gan_models.text_encoding import MAX_PROMPT_CHARS, check_prompt
 
 __all__ = [
@@ -51,10 +43,11 @@ BUNDLED_MODELS = ["anime-text2image"]
 DEFAULT_MODEL = "anime-text2image"
 # the super-resolution model behind "upscale ×4"; read per request (tests point it elsewhere)
 UPSCALE_MODEL = "superres-x4-gan"
-# The Space's limit is tighter than the pipeline's 64: one request must not hold a shared CPU Space for long.
-MAX_IMAGES = 16  # per click: fills a 4x4 gallery
+# The library's ranges (gan_models.checks); images capped lower per click than the library's 64: one
+# request must not hold a shared CPU Space for long. The truncation slider shows the useful 0 to 1.5.
+IMAGES = NUM_IMAGES.capped(16)  # fills a 4x4 gallery
 DEFAULT_IMAGES = 4
-MIN_TRUNCATION, MAX_TRUNCATION = TRUNCATION_RANGE  # the pipeline's range; the slider shows the useful 0 to 1.5
+MAX_SEED = SEED.high
 DEFAULT_TRUNCATION = 0.7  # the pipeline's default: typical faces that follow the prompt closely
 # In users' own words, not the training tags: the encoder maps paraphrases close together. The
 # colours are ones the bundled model saw (12 hair x 11 eye colours of anime_faces_tagged).
@@ -101,17 +94,15 @@ def _check_prompt(value: Any) -> str:
 
 
 def _check_seed(value: Any) -> int:
-    return seed_or_random(value, MAX_SEED, "seed", gr.Error)
+    return seed_or_random(value, "seed", gr.Error)
 
 
 def _clamp_count(value: Any, notes: list[str]) -> int:
-    return clamped_count(value, "num_images", 1, MAX_IMAGES, DEFAULT_IMAGES, notes, gr.Error, gr.Warning)
+    return clamped_count(value, IMAGES, DEFAULT_IMAGES, notes, gr.Error, gr.Warning)
 
 
 def _check_truncation(value: Any) -> float:
-    return number_in_range(
-        value, "truncation", MIN_TRUNCATION, MAX_TRUNCATION, DEFAULT_TRUNCATION, "0.5 to 1 is usual", gr.Error
-    )
+    return number_in_range(value, TRUNCATION, DEFAULT_TRUNCATION, gr.Error)
 
 
 def _model_name(model: Any) -> str:
@@ -266,7 +257,7 @@ def render() -> None:
                 )
                 dice = gr.Button("🎲 random seed", scale=0, min_width=160, elem_id="text2image-random-seed")
             num_images = gr.Slider(
-                1, MAX_IMAGES, value=DEFAULT_IMAGES, step=1, label="Images", elem_id="text2image-num-images"
+                IMAGES.low, IMAGES.high, value=DEFAULT_IMAGES, step=1, label="Images", elem_id="text2image-num-images"
             )
             upscale = gr.Checkbox(
                 value=False,

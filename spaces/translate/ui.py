@@ -32,7 +32,8 @@ from gan_models import CycleGANPipeline
 from gan_models.hub import CHECKPOINTS_DIR, bundled_models, resolve_model
 from gan_models.imaging import load_image, merge_alpha, save_png, split_alpha
 from gan_models.pipelines.translation import DIRECTIONS
-from gan_models.serving import default_max_pixels, download_folder, flag, gpu, load_pipeline, model_label
+from gan_models.checks import flag
+from gan_models.serving import default_max_pixels, download_folder, gpu, load_pipeline, model_label
 
 __all__ = [
     "BUNDLED_MODELS",
