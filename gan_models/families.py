@@ -29,8 +29,9 @@ class Family:
     Args:
         name: the family's name (model files ``gan_models/<name>.py``, recipes, cards).
         space: its Space folder under ``spaces/``.
-        modules: the ``gan_models`` modules of its networks and pipeline; every name in their
-            ``__all__`` is exported from ``gan_models`` (saved folders are loaded by class name).
+        modules: the ``gan_models`` modules of its networks and pipeline (the GAN Lab: its in-memory
+            loop, ``gan_models.lab``); every name in their ``__all__`` is exported from ``gan_models``
+            (saved folders are loaded by class name).
     """
 
     name: str
@@ -50,7 +51,7 @@ FAMILIES: tuple[Family, ...] = (
         name="translation", space="translate", modules=("gan_models.translation", "gan_models.pipelines.translation")
     ),
     Family(name="text2image", space="text2image", modules=("gan_models.text2image", "gan_models.pipelines.text2image")),
-    Family(name="ganlab", space="ganlab", modules=("gan_models.toy2d",)),
+    Family(name="ganlab", space="ganlab", modules=("gan_models.toy2d", "gan_models.lab")),
 )
 
 

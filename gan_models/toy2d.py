@@ -1,7 +1,7 @@
 """The GAN Lab family: 2-D toy distributions and the small MLPs that learn them.
 
-Everything here is a module or a seeded sampler; the training loop lives in
-``training/toy_benchmark.py`` and the UI in ``spaces/ganlab/``.
+Everything here is a module or a seeded sampler; the in-memory loop, recipes and metrics live in
+``gan_models/lab/`` and the UI in ``spaces/ganlab/``.
 
 Targets (as in the mode-collapse literature: VEEGAN, PacGAN Sec. 5.1):
 
@@ -11,7 +11,7 @@ Targets (as in the mode-collapse literature: VEEGAN, PacGAN Sec. 5.1):
 * ``spiral``: a two-turn Archimedean spiral with Gaussian noise (std 0.05).
 
 The first two are mixtures with known modes (``ToyDistribution.means``), which the mode-coverage
-metrics of ``training/mode_metrics.py`` need; the last two have no modes and are for watching only.
+metrics of ``gan_models/lab/mode_metrics.py`` need; the last two have no modes and are for watching only.
 :func:`distribution_from_points` turns any point set (the GAN Lab's drawing pad) into a target:
 each sample is one of the points plus a little noise.
 

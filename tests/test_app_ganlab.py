@@ -135,14 +135,17 @@ def test_a_drawing_becomes_points_on_either_background():
     assert len(drawing_to_points({"composite": many}).splitlines()) == 1500
 
 
-def test_deploy_ships_the_lab_without_checkpoints():
+def test_deploy_ships_the_lab_without_checkpoints_or_training():
     spec = importlib.util.spec_from_file_location("gan_hub_deploy", ROOT / "spaces" / "deploy.py")
     deploy = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(deploy)
-    assert deploy.FAMILY_CHECKPOINTS["ganlab"] == []
+    assert deploy.bundled_checkpoints("ganlab") == ()
     paths = {dest for dest, _ in deploy.space_files("ganlab", with_checkpoints=True)}
     assert {"app.py", "ui.py", "README.md", "requirements.txt", "gan_models/toy2d.py"} <= paths
-    assert {"training/toy_benchmark.py", "training/losses.py", "training/mode_metrics.py"} <= paths
+    # the loop, recipes, metrics and shared losses are the library's: the Space deploys without training/
+    lab = {"gan_models/lab/loop.py", "gan_models/lab/recipes.py", "gan_models/lab/mode_metrics.py"}
+    assert lab | {"gan_models/losses.py", "gan_models/ema.py"} <= paths
+    assert not [p for p in paths if p.startswith("training/")]
     assert not any(p.startswith("checkpoints/") for p in paths)
     readme = (Path(ROOT) / "spaces" / "ganlab" / "README.md").read_text()
     assert 'sdk_version: "6.31.0"' in readme and "app_file: app.py" in readme

@@ -186,7 +186,7 @@ def test_space_deploys_with_its_files_and_checkpoints():
     from tests.test_deploy_space import load_deploy
 
     deploy = load_deploy()
-    assert deploy.FAMILY_CHECKPOINTS["text2image"] == ["anime-text2image", "superres-x4-gan"]
+    assert deploy.bundled_checkpoints("text2image") == ("anime-text2image", "superres-x4-gan")
     paths = {dest for dest, _ in deploy.space_files("text2image", with_checkpoints=False)}
     assert {"app.py", "ui.py", "README.md", "requirements.txt", "gan_models/pipelines/text2image.py"} <= paths
     readme = (ROOT / "spaces" / "text2image" / "README.md").read_text()

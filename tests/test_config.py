@@ -14,8 +14,8 @@ import yaml
 from training import train_cyclegan, train_faces, train_superres, train_text2image
 from training.augment import DEGRADATIONS
 from training.config import EngineConfig, _coerce, _type_hints, load_config, parse_cli
+from training.evaluation.fid import FEATURE_KINDS
 from training.losses import ADVERSARIAL_KINDS
-from training.metrics import FEATURE_KINDS
 from training.train_cyclegan import CycleGANConfig
 from training.train_faces import FacesConfig
 from training.train_superres import SuperResConfig

@@ -12,15 +12,9 @@ import torch
 from PIL import Image
 
 from tests.conftest import make_images
-from training.evaluate_faces import face_metrics, main, sample_images
-from training.metrics import (
-    FIDEvaluator,
-    MemorisationCheck,
-    RandomFeatureExtractor,
-    make_feature_extractor,
-    nearest_neighbour_distances,
-    nearest_neighbour_indices,
-)
+from training.evaluation.faces import face_metrics, main, sample_images
+from training.evaluation.fid import FIDEvaluator, RandomFeatureExtractor, make_feature_extractor
+from training.evaluation.memorisation import MemorisationCheck, nearest_neighbour_distances, nearest_neighbour_indices
 
 
 def _faces(count: int, seed: int, size: int = 16) -> torch.Tensor:

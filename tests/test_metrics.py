@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 from scipy.signal import convolve2d
 
-from training.evaluate_superres import bicubic_upscaler, evaluate
-from training.metrics import psnr_y, rgb_to_y, ssim_y
+from training.evaluation.psnr_ssim import psnr_y, rgb_to_y, ssim_y
+from training.evaluation.superres import bicubic_upscaler, evaluate
 
 
 def _random_image(seed: int, size=(40, 48), channels: int = 3) -> np.ndarray:

@@ -11,15 +11,15 @@ import pytest
 import torch
 from PIL import Image
 
-from training.attribute_classifier import (
+from training.captions import EYE_COLOURS, HAIR_COLOURS, HELD_OUT_TEMPLATES, free_form_prompts, tag_prompt
+from training.evaluation.attribute_classifier import (
     AttributeConfig,
     load_or_train_attribute_classifier,
     predict_attributes,
     score_attributes,
     train_attribute_classifier,
 )
-from training.captions import EYE_COLOURS, HAIR_COLOURS, HELD_OUT_TEMPLATES, free_form_prompts, tag_prompt
-from training.evaluate_text2image import alignment_metrics, format_report, main, pipeline_generator
+from training.evaluation.text2image import alignment_metrics, format_report, main, pipeline_generator
 
 TINY = AttributeConfig(image_size=16, width=4, epochs=6, batch_size=8, lr=1e-2)
 # a few colours of each attribute, drawn as obviously different RGB values
@@ -246,7 +246,7 @@ def test_cli_on_a_tiny_pipeline_writes_table_card_and_json(splits: Path, tmp_pat
     TextToImageGANPipeline(generator=generator.half()).save_pretrained(str(model))
     write_model_card(model, title="tiny", datasets=["x"], license="mit", metrics={}, protocol="-", training="-")
     # two pairs instead of all 132 keep the test fast; the code path is the same
-    monkeypatch.setattr("training.evaluate_text2image.all_pairs", lambda: PAIRS[:2])
+    monkeypatch.setattr("training.evaluation.text2image.all_pairs", lambda: PAIRS[:2])
     out_json = tmp_path / "scores.json"
     argv = [f"--model={model}", f"--train={splits / 'train'}", f"--test={splits / 'test'}", "--seeds=2"]
     assert (

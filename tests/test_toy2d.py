@@ -1,4 +1,4 @@
-"""The GAN Lab's library side: toy distributions, networks, PacGAN's metrics, the loop and the CLI."""
+"""The GAN Lab's library side (gan_models/toy2d.py, gan_models/lab/) and its benchmark CLI (training/toy_benchmark.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from gan_models.lab.loop import ToyGANTrainer, train_side_by_side, train_toy, update_every
+from gan_models.lab.mode_metrics import mean_and_standard_error, mode_coverage
+from gan_models.lab.recipes import COLLAPSE_RECIPE, RECIPES, make_recipe
 from gan_models.toy2d import ToyDiscriminator, ToyGenerator, distribution_from_points, make_distribution
-from training.mode_metrics import mean_and_standard_error, mode_coverage
-from training.toy_benchmark import RECIPES, ToyGANTrainer, main, make_recipe, parse_seeds, train_toy
+from training.toy_benchmark import main, parse_seeds
 
 GRID = make_distribution("grid25")
 
@@ -157,6 +159,38 @@ def test_every_loss_and_option_trains(name, overrides):
     assert last.fake.shape == (16, 2) and last.arrows.shape == (16, 2) and last.metrics is not None
     surface = trainer.decision_surface(8)
     assert surface.shape == (8, 8) and 0 <= surface.min() <= surface.max() <= 1
+
+
+def test_the_ema_follows_the_engines_warm_up_rule(monkeypatch):
+    from gan_models.lab import loop
+
+    calls = []
+    rule = loop.ema_weight  # gan_models.ema's, the one the engine's GeneratorEMA follows
+    monkeypatch.setattr(loop, "ema_weight", lambda decay, n: calls.append((decay, n)) or rule(decay, n))
+    trainer = ToyGANTrainer("ring8", tiny("nsgan", ema_decay=0.9, steps=3), seed=0)
+    trainer.train_steps(3)
+    assert calls == [(0.9, 0), (0.9, 1), (0.9, 2)] and trainer.final_generator is trainer.G_ema
+
+
+def test_runs_side_by_side_stream_in_turns_until_every_budget_ends():
+    stream = train_side_by_side("grid25", [tiny(steps=5), tiny("best", steps=9)], seed=1, every=4)
+    assert [[t.step for t in trainers] for trainers in stream] == [[0, 0], [4, 4], [5, 8], [5, 9]]
+    assert update_every(2000) == 250 and update_every(16_000) == 300  # at most ~60 updates a run
+    with pytest.raises(ValueError, match="at least one recipe"):
+        next(train_side_by_side("grid25", []))
+    # the collapse demo's preset lives with the other recipes
+    assert COLLAPSE_RECIPE in RECIPES and make_recipe(COLLAPSE_RECIPE).d_hidden > make_recipe("best").d_hidden
+
+
+def test_a_picture_per_update_side_by_side():
+    from gan_models.lab.picture import PANEL, draw_runs, real_points
+
+    trainers = next(train_side_by_side("grid25", [tiny(), tiny("pacgan4", batch_size=32)], seed=0))
+    real = real_points(trainers[0].data, seed=0)
+    picture, shots = draw_runs(list(zip(["vanilla", "pacgan4"], trainers)), real)
+    assert picture.width > 2 * PANEL and [label for label, _, _ in shots] == ["vanilla", "pacgan4"]
+    assert shots[0][2].step == 0 and shots[0][2].metrics is not None
+    np.testing.assert_array_equal(real, real_points(trainers[0].data, seed=0))  # the same real points every update
 
 
 # ------------------------------------------------------------------ the benchmark CLI

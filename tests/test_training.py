@@ -143,7 +143,7 @@ def test_two_process_training_really_runs_two_processes(tmp_path: Path):
 
 
 def test_evaluate_writes_scores_and_crop_grid_into_the_card(image_folder: Path, tmp_path: Path):
-    from training.evaluate_superres import main as evaluate_main
+    from training.evaluation.superres import main as evaluate_main
 
     val = make_sr_benchmark(tmp_path / "Set5")
     folder = train_superres(tiny_args(image_folder, tmp_path / "run", max_steps=1))

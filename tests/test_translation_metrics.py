@@ -11,17 +11,16 @@ import torch
 from PIL import Image
 
 from tests.conftest import make_images, save_tiny_translation_model
-from training.domain_classifier import (
+from training.evaluation.domain_classifier import (
     ClassifierConfig,
     classifier_accuracy,
     load_or_train_classifier,
     train_domain_classifier,
 )
-from training.evaluate_translation import (
+from training.evaluation.psnr_ssim import psnr_uint8
+from training.evaluation.translation import format_report, main
+from training.evaluation.translation_metrics import (
     cycle_metrics,
-    format_report,
-    main,
-    psnr_uint8,
     translate_batches,
     translation_grid,
     translation_metrics,
@@ -190,7 +189,7 @@ def test_translation_metrics_identity_and_perfect_swap(classifier, domains):
 
 
 def test_translation_metrics_fid_to_the_target_domain(domains):
-    from training.metrics import make_feature_extractor
+    from training.evaluation.fid import make_feature_extractor
 
     a, b = domains["test_a"], domains["test_b"]
     extractor = make_feature_extractor("random")

@@ -50,7 +50,9 @@ def _gaussian_kernels(batch: int, gen: torch.Generator, sigma_range: tuple[float
     return k / k.sum(dim=(-2, -1), keepdim=True)
 
 
-def _blur(x: torch.Tensor, gen: torch.Generator, sigma_range: tuple[float, float]) -> torch.Tensor:
+def blur(x: torch.Tensor, gen: torch.Generator, sigma_range: tuple[float, float]) -> torch.Tensor:
+    """Each image of a batch (B, C, H, W) blurred by its own random anisotropic Gaussian (sigmas drawn from
+    ``sigma_range`` px, a 7..21-tap kernel, reflect padding), as Real-ESRGAN."""
     b, c, _, _ = x.shape
     size = 2 * int(torch.randint(3, 11, (), generator=gen)) + 1  # 7..21, as Real-ESRGAN
     kernels = _gaussian_kernels(b, gen, sigma_range, size).to(x)
@@ -68,7 +70,11 @@ def _random_resize(x: torch.Tensor, gen: torch.Generator, scale_range: tuple[flo
     return F.interpolate(x, size=size, mode=mode, **kwargs)
 
 
-def _noise(x: torch.Tensor, gen: torch.Generator, sigma_range: tuple[float, float], poisson_range: tuple[float, float]):
+def add_noise(
+    x: torch.Tensor, gen: torch.Generator, sigma_range: tuple[float, float], poisson_range: tuple[float, float]
+) -> torch.Tensor:
+    """Gaussian noise (sigma from ``sigma_range``, in 8-bit levels) or, half of the time, shot noise (scale from
+    ``poisson_range``) on a batch in [0, 1]; 40% of the images get luminance-only noise. Clamped to [0, 1]."""
     b = x.shape[0]
     gray = (torch.rand(b, 1, 1, 1, generator=gen) < 0.4).to(x)  # 40% luminance-only noise
     if torch.rand((), generator=gen) < 0.5:  # Gaussian noise, sigma in 8-bit levels
@@ -82,7 +88,8 @@ def _noise(x: torch.Tensor, gen: torch.Generator, sigma_range: tuple[float, floa
     return (x + noise).clamp(0, 1)
 
 
-def _jpeg(x: torch.Tensor, gen: torch.Generator, quality_range: tuple[int, int]) -> torch.Tensor:
+def jpeg_round_trip(x: torch.Tensor, gen: torch.Generator, quality_range: tuple[int, int]) -> torch.Tensor:
+    """Each image of a batch in [0, 1] saved as a JPEG of a random quality in ``quality_range`` and read back."""
     # JPEG round trip per image through Pillow on the CPU; no GPU JPEG encoder without torchvision
     out = []
     for img in x.clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy():
@@ -98,20 +105,20 @@ def realistic_degrade(hr: torch.Tensor, scale: int, gen: torch.Generator) -> tor
     h, w = hr.shape[-2:]
     x = hr
     # 1. first order: strong blur, resize, noise, JPEG
-    x = _blur(x, gen, (0.2, 3.0))
+    x = blur(x, gen, (0.2, 3.0))
     x = _random_resize(x, gen, (0.15, 1.5))
-    x = _noise(x, gen, (1, 30), (0.05, 3))
-    x = _jpeg(x, gen, (30, 95))
+    x = add_noise(x, gen, (1, 30), (0.05, 3))
+    x = jpeg_round_trip(x, gen, (30, 95))
     # 2. second order: milder, sometimes skipped blur
     if torch.rand((), generator=gen) < 0.8:
-        x = _blur(x, gen, (0.2, 1.5))
+        x = blur(x, gen, (0.2, 1.5))
     x = _random_resize(x, gen, (0.3, 1.2))
-    x = _noise(x, gen, (1, 25), (0.05, 2.5))
+    x = add_noise(x, gen, (1, 25), (0.05, 2.5))
     # 3. to the LR size, then the final JPEG (the last thing most photos went through)
     mode = ["area", "bilinear", "bicubic"][int(torch.randint(3, (), generator=gen))]
     kwargs = {} if mode == "area" else {"align_corners": False}
     x = F.interpolate(x, size=(h // scale, w // scale), mode=mode, **kwargs)
-    x = _jpeg(x, gen, (30, 95))
+    x = jpeg_round_trip(x, gen, (30, 95))
     return x.clamp(0, 1)
 
 

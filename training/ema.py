@@ -1,4 +1,7 @@
-"""The generator's exponential moving average, the weights every recipe exports (BasicSR's ``params_ema``)."""
+"""The generator's exponential moving average, the weights every recipe exports (BasicSR's ``params_ema``).
+
+Its warm-up rule, :func:`ema_weight`, lives in ``gan_models.ema``: the GAN Lab's loop follows it too.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +10,9 @@ import copy
 import torch
 from torch import nn
 
+from gan_models.ema import ema_weight
 
-def ema_weight(decay: float, num_averaged: int) -> float:
-    """How far the EMA moves towards the model at its ``num_averaged``-th update (>= 1).
-
-    The decay ramps up as min(decay, (1 + n) / (10 + n)): without the ramp (diffusers' EMAModel
-    has the same one) a 0.999 average still holds 37% of the random initial weights after 1,000
-    steps, and early validation measures mostly noise.
-
-    Example:
-        >>> round(ema_weight(0.999, 1), 4), ema_weight(0.0, 5)
-        (0.8182, 1.0)
-    """
-    if not 0.0 <= decay <= 1.0:
-        raise ValueError(f"ema_decay must be in [0, 1], got {decay}.")
-    return 1 - min(decay, (1 + num_averaged) / (10 + num_averaged))
+__all__ = ["GeneratorEMA", "ema_weight"]
 
 
 class GeneratorEMA(nn.Module):

@@ -44,7 +44,7 @@ from training.card import budget_line, dataset_names
 from training.config import EngineConfig, LRSchedule, parse_cli
 from training.data import ImageBatchSampler, load_square_images, parse_crop_box
 from training.engine import Engine, StepOutput
-from training.evaluate_translation import cycle_metrics, translation_grid
+from training.evaluation.translation_metrics import cycle_metrics, translation_grid
 
 
 @dataclass
@@ -314,7 +314,7 @@ class CycleGANRecipe:
             license=cfg.license,
             metrics=metrics,
             protocol="validation during training (cycle-consistency PSNR on the test split); the full evaluation "
-            "(`training/evaluate_translation.py`), when run, is below",
+            "(`training/evaluation/translation.py`), when run, is below",
             training=training,
             sample_image="samples.png",
             tags=["cyclegan", "image-to-image", "unpaired-translation"],

@@ -33,7 +33,7 @@ from training.card import budget_line, dataset_names
 from training.config import EngineConfig, parse_cli
 from training.data import ImageBatchSampler, load_square_images, parse_crop_box
 from training.engine import Engine, StepOutput
-from training.evaluate_faces import face_metrics, sample_grid
+from training.evaluation.faces import face_metrics, sample_grid
 from training.losses import lazy_r1, style_mixing_latent
 
 
@@ -59,7 +59,7 @@ class FacesConfig(EngineConfig):
     ada_target: float = 0.6
     ada_interval: int = 4
     ada_kimg: float = 100  # thousand images for p to go from 0 to 1
-    # validation metrics (see training/evaluate_faces.py)
+    # validation metrics (see training/evaluation/faces.py)
     fid_num_samples: int = 1000  # 0 = sample grids only
     fid_feature: Literal["random", "inception"] = "random"  # offline, seeded random-network features | FID's
     inception_weights: str = ""  # local pt_inception-2015-12-05 weights for feature "inception"
@@ -178,7 +178,7 @@ class FacesRecipe:
 
     def _fid_metrics(self, generator: nn.Module) -> dict[str, float]:
         """FID / KID of the EMA generator against the reference split (features cached once)."""
-        from training.metrics import FIDEvaluator, make_feature_extractor
+        from training.evaluation.fid import FIDEvaluator, make_feature_extractor
 
         cfg = self.config
         if self._fid is None:
@@ -219,7 +219,7 @@ class FacesRecipe:
             datasets=dataset_names(cfg.data),
             license=cfg.license,
             metrics=metrics,
-            protocol="validation during training; the full evaluation (`training/evaluate_faces.py`), when run, "
+            protocol="validation during training; the full evaluation (`training/evaluation/faces.py`), when run, "
             "is below",
             training=training,
             sample_image="samples.png",

@@ -33,7 +33,7 @@ from training.card import budget_line, dataset_names
 from training.config import EngineConfig, parse_cli
 from training.data import RandomPatchSampler, load_image_sources
 from training.engine import Engine, StepOutput
-from training.evaluate_superres import bicubic_upscaler, comparison_grid, evaluate
+from training.evaluation.superres import bicubic_upscaler, comparison_grid, evaluate
 from training.losses import VGGPerceptualLoss, adversarial_loss
 
 

@@ -406,7 +406,7 @@ class Text2ImageRecipe:
             datasets=dataset_names(cfg.data),
             license=cfg.license,
             metrics=metrics,
-            protocol="the full evaluation (`training/evaluate_text2image.py`), when run, is below",
+            protocol="the full evaluation (`training/evaluation/text2image.py`), when run, is below",
             training=training,
             sample_image="samples.png",
             tags=["stylegan2", "text-to-image", "anime"],

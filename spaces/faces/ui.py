@@ -38,6 +38,9 @@ from gan_models.pipelines.faces import STYLE_MIX_LEVELS
 from gan_models.serving import download_folder, gpu, load_pipeline, model_label
 
 __all__ = [
+    "BUNDLED_CHECKPOINTS",
+    "ENDPOINTS",
+    "TAB_LABEL",
     "BUNDLED_MODELS",
     "DEFAULT_MODEL",
     "build",
@@ -47,7 +50,12 @@ __all__ = [
     "style_mix_faces",
 ]
 
-BUNDLED_MODELS = ["faces-celeba64"]
+# the Space's declaration, read by app.py (the tab) and spaces/deploy.py (what to upload)
+TAB_LABEL = "Faces"
+ENDPOINTS = ("generate_faces", "interpolate_faces", "style_mix_faces")
+BUNDLED_CHECKPOINTS = ("faces-celeba64",)
+
+BUNDLED_MODELS = list(BUNDLED_CHECKPOINTS)
 DEFAULT_MODEL = "faces-celeba64"
 # The library's ranges (gan_models.checks), capped lower per click (64 images, 240 frames, 16 seeds
 # per axis in the library): one request must not hold a shared CPU Space for long. Seeds and the
@@ -309,6 +317,109 @@ _CSS = """
 """
 
 
+def _generate_tab(model: gr.Dropdown) -> None:
+    """The Generate sub-tab and its ``/generate_faces`` event (and the 🎲 button's private one)."""
+    with gr.Row():
+        with gr.Column(scale=1):
+            with gr.Row():
+                seed = _seed_box("Seed", 42, "faces-seed")
+                dice = gr.Button("🎲", scale=0, min_width=60, elem_id="faces-random-seed")
+            num_images = gr.Slider(IMAGES.low, IMAGES.high, value=4, step=1, label="Faces", elem_id="faces-num-images")
+            truncation = _truncation_slider("faces-truncation")
+            run = gr.Button("Generate", variant="primary", elem_id="faces-run")
+        with gr.Column(scale=2):
+            # PNG, not gradio's default WebP: WebP would drop the AI-generated text metadata
+            gallery = gr.Gallery(label="Faces", format="png", columns=4, object_fit="contain", elem_id="faces-gallery")
+            status = gr.Markdown(elem_id="faces-status")
+    gr.Examples(
+        examples=[[42, 4, 0.7], [2024, 8, 0.5], [7, 1, 1.0]], inputs=[seed, num_images, truncation], label="Examples"
+    )
+    inputs = [seed, num_images, truncation, model]
+    run.click(generate_faces, inputs=inputs, outputs=[gallery, status], api_name="generate_faces", preprocess=False)
+    # 🎲: a new seed, then the faces for it (what people press it for); the second step is the
+    # same handler as Generate, kept out of the API so /generate_faces stays the one way in
+    dice.click(None, js=_RANDOM_SEED_JS, outputs=[seed]).then(
+        generate_faces, inputs=inputs, outputs=[gallery, status], preprocess=False, api_visibility="private"
+    )
+
+
+def _interpolate_tab(model: gr.Dropdown) -> None:
+    """The Interpolate sub-tab and its ``/interpolate_faces`` event."""
+    with gr.Row():
+        with gr.Column(scale=1):
+            with gr.Row():
+                seed_a = _seed_box("From seed", 1, "faces-seed-a")
+                seed_b = _seed_box("To seed", 2, "faces-seed-b")
+            num_frames = gr.Slider(FRAMES.low, FRAMES.high, value=16, step=1, label="Frames", elem_id="faces-frames")
+            truncation = _truncation_slider("faces-interp-truncation")
+            run = gr.Button("Interpolate", variant="primary", elem_id="faces-interp-run")
+        with gr.Column(scale=2):
+            # a filepath keeps the GIF as written (animated); gr.Video would need an MP4 and ffmpeg
+            animation = gr.Image(
+                label="Animation (GIF)", type="filepath", interactive=False, height=320, elem_id="faces-animation"
+            )
+            files = gr.File(label="Download", file_count="multiple", elem_id="faces-animation-files")
+            status = gr.Markdown(elem_id="faces-interp-status")
+    gr.Examples(
+        examples=[[1, 2, 16, 0.7], [42, 2024, 32, 0.5]],
+        inputs=[seed_a, seed_b, num_frames, truncation],
+        label="Examples",
+    )
+    run.click(
+        interpolate_faces,
+        inputs=[seed_a, seed_b, num_frames, truncation, model],
+        outputs=[animation, files, status],
+        api_name="interpolate_faces",
+        preprocess=False,
+    )
+
+
+def _style_mix_tab(model: gr.Dropdown) -> None:
+    """The Style mixing sub-tab and its ``/style_mix_faces`` event."""
+    with gr.Row():
+        with gr.Column(scale=1):
+            row_seeds = gr.Textbox(
+                value="1, 2, 3", label="Row seeds", info="Faces that keep the rest.", elem_id="faces-row-seeds"
+            )
+            col_seeds = gr.Textbox(
+                value="10, 11, 12",
+                label="Column seeds",
+                info="Faces that give the chosen styles.",
+                elem_id="faces-col-seeds",
+            )
+            level = gr.Radio(
+                LEVELS,
+                value="coarse",
+                label="Styles taken from the columns",
+                info="coarse: pose, face shape · middle: features, hair · fine: colours, skin",
+                elem_id="faces-level",
+            )
+            truncation = _truncation_slider("faces-mix-truncation")
+            run = gr.Button("Mix", variant="primary", elem_id="faces-mix-run")
+        with gr.Column(scale=2):
+            grid = gr.Image(
+                label="Style mixing grid",
+                type="pil",
+                format="png",
+                interactive=False,
+                height=480,
+                elem_id="faces-grid",
+            )
+            status = gr.Markdown(elem_id="faces-mix-status")
+    gr.Examples(
+        examples=[["1, 2, 3", "10, 11, 12", "coarse"], ["4, 5", "20, 21, 22", "fine"]],
+        inputs=[row_seeds, col_seeds, level],
+        label="Examples",
+    )
+    run.click(
+        style_mix_faces,
+        inputs=[row_seeds, col_seeds, level, truncation, model],
+        outputs=[grid, status],
+        api_name="style_mix_faces",
+        preprocess=False,
+    )
+
+
 def render() -> None:
     """Create the Space's components and its three named events inside the open gradio context.
 
@@ -328,121 +439,12 @@ def render() -> None:
     )
     with gr.Tabs():
         with gr.Tab("Generate"):
-            with gr.Row():
-                with gr.Column(scale=1):
-                    with gr.Row():
-                        seed = _seed_box("Seed", 42, "faces-seed")
-                        dice = gr.Button("🎲", scale=0, min_width=60, elem_id="faces-random-seed")
-                    num_images = gr.Slider(
-                        IMAGES.low, IMAGES.high, value=4, step=1, label="Faces", elem_id="faces-num-images"
-                    )
-                    truncation = _truncation_slider("faces-truncation")
-                    run = gr.Button("Generate", variant="primary", elem_id="faces-run")
-                with gr.Column(scale=2):
-                    # PNG, not gradio's default WebP: WebP would drop the AI-generated text metadata
-                    gallery = gr.Gallery(
-                        label="Faces", format="png", columns=4, object_fit="contain", elem_id="faces-gallery"
-                    )
-                    status = gr.Markdown(elem_id="faces-status")
-            gr.Examples(
-                examples=[[42, 4, 0.7], [2024, 8, 0.5], [7, 1, 1.0]],
-                inputs=[seed, num_images, truncation],
-                label="Examples",
-            )
-
+            _generate_tab(model)
         with gr.Tab("Interpolate"):
-            with gr.Row():
-                with gr.Column(scale=1):
-                    with gr.Row():
-                        seed_a = _seed_box("From seed", 1, "faces-seed-a")
-                        seed_b = _seed_box("To seed", 2, "faces-seed-b")
-                    num_frames = gr.Slider(
-                        FRAMES.low, FRAMES.high, value=16, step=1, label="Frames", elem_id="faces-frames"
-                    )
-                    interp_truncation = _truncation_slider("faces-interp-truncation")
-                    interp_run = gr.Button("Interpolate", variant="primary", elem_id="faces-interp-run")
-                with gr.Column(scale=2):
-                    # a filepath keeps the GIF as written (animated); gr.Video would need an MP4 and ffmpeg
-                    animation = gr.Image(
-                        label="Animation (GIF)",
-                        type="filepath",
-                        interactive=False,
-                        height=320,
-                        elem_id="faces-animation",
-                    )
-                    animation_files = gr.File(label="Download", file_count="multiple", elem_id="faces-animation-files")
-                    interp_status = gr.Markdown(elem_id="faces-interp-status")
-            gr.Examples(
-                examples=[[1, 2, 16, 0.7], [42, 2024, 32, 0.5]],
-                inputs=[seed_a, seed_b, num_frames, interp_truncation],
-                label="Examples",
-            )
-
+            _interpolate_tab(model)
         with gr.Tab("Style mixing"):
-            with gr.Row():
-                with gr.Column(scale=1):
-                    row_seeds = gr.Textbox(
-                        value="1, 2, 3", label="Row seeds", info="Faces that keep the rest.", elem_id="faces-row-seeds"
-                    )
-                    col_seeds = gr.Textbox(
-                        value="10, 11, 12",
-                        label="Column seeds",
-                        info="Faces that give the chosen styles.",
-                        elem_id="faces-col-seeds",
-                    )
-                    level = gr.Radio(
-                        LEVELS,
-                        value="coarse",
-                        label="Styles taken from the columns",
-                        info="coarse: pose, face shape · middle: features, hair · fine: colours, skin",
-                        elem_id="faces-level",
-                    )
-                    mix_truncation = _truncation_slider("faces-mix-truncation")
-                    mix_run = gr.Button("Mix", variant="primary", elem_id="faces-mix-run")
-                with gr.Column(scale=2):
-                    grid = gr.Image(
-                        label="Style mixing grid",
-                        type="pil",
-                        format="png",
-                        interactive=False,
-                        height=480,
-                        elem_id="faces-grid",
-                    )
-                    mix_status = gr.Markdown(elem_id="faces-mix-status")
-            gr.Examples(
-                examples=[["1, 2, 3", "10, 11, 12", "coarse"], ["4, 5", "20, 21, 22", "fine"]],
-                inputs=[row_seeds, col_seeds, level],
-                label="Examples",
-            )
+            _style_mix_tab(model)
     gr.Markdown(DISCLOSURE)
-
-    generate_inputs = [seed, num_images, truncation, model]
-    run.click(
-        generate_faces, inputs=generate_inputs, outputs=[gallery, status], api_name="generate_faces", preprocess=False
-    )
-    # 🎲: a new seed, then the faces for it (what people press it for); the second step is the
-    # same handler as Generate, kept out of the API so /generate_faces stays the one way in
-    dice.click(None, js=_RANDOM_SEED_JS, outputs=[seed]).then(
-        generate_faces,
-        inputs=generate_inputs,
-        outputs=[gallery, status],
-        preprocess=False,
-        api_visibility="private",
-    )
-    interp_run.click(
-        interpolate_faces,
-        inputs=[seed_a, seed_b, num_frames, interp_truncation, model],
-        outputs=[animation, animation_files, interp_status],
-        api_name="interpolate_faces",
-        preprocess=False,
-    )
-    mix_run.click(
-        style_mix_faces,
-        inputs=[row_seeds, col_seeds, level, mix_truncation, model],
-        outputs=[grid, mix_status],
-        api_name="style_mix_faces",
-        preprocess=False,
-    )
 
 
 def build() -> gr.Blocks:

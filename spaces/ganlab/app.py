@@ -1,8 +1,8 @@
 """Standalone entry of the GAN Lab Space: ``python spaces/ganlab/app.py``.
 
-On Hugging Face Spaces ``gan_models`` and ``training`` are copied next to this file (see
-``spaces/deploy.py``); run from this repository they are two folders up, so we put the
-repository root on ``sys.path`` when needed.
+On Hugging Face Spaces ``gan_models`` (the networks and the in-memory loop, ``gan_models/lab/``)
+is copied next to this file (see ``spaces/deploy.py``); run from this repository it is two folders
+up, so we put the repository root on ``sys.path`` when needed.
 """
 
 import sys
@@ -10,7 +10,6 @@ from pathlib import Path
 
 try:
     import gan_models  # noqa: F401
-    import training  # noqa: F401
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 

@@ -2,12 +2,12 @@
 
 ``build()`` returns the whole Space as a ``gr.Blocks``; the hub (``app.py`` at the repository
 root) calls ``render()`` inside a tab instead, and the named endpoint ``/train_toy_gan`` keeps its
-name. Training happens in memory in ``training/toy_benchmark.py`` (the same loop as the benchmark
-CLI); this file only checks inputs, streams snapshots and draws them with Pillow (no plotting
-library: gradio already ships Pillow, and one picture per update is all we need).
+name. Training happens in memory in the library's GAN Lab (``gan_models/lab/``: the same loop and
+recipes as the benchmark CLI), and so do the pictures; this file only checks inputs and streams
+what the library trains and draws.
 
 API (``gradio_client``); every argument is optional (the UI's defaults or the preset's values).
-The endpoint streams ``(picture, status)`` every ``UPDATE_EVERY`` steps::
+The endpoint streams ``(picture, status)`` every few hundred steps (``gan_models.lab.loop.update_every``)::
 
     from gradio_client import Client
     client = Client("http://127.0.0.1:7860/")
@@ -25,39 +25,46 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
-import torch
-from PIL import Image, ImageDraw, ImageFont
 
+from gan_models.lab.loop import Snapshot, ToyGANTrainer, train_side_by_side
+from gan_models.lab.picture import draw_runs, metrics_line, real_points
+from gan_models.lab.recipes import BEST_RECIPE, COLLAPSE_RECIPE, COLLAPSE_STEPS, LOSSES, RECIPES, make_recipe
 from gan_models.toy2d import MAX_POINTS, TOY_DATASETS, ToyDistribution, distribution_from_points, make_distribution
-from training.toy_benchmark import BEST_RECIPE, LOSSES, RECIPES, Snapshot, ToyGANTrainer, make_recipe
 
-__all__ = ["build", "drawing_to_points", "parse_points", "recipe_fields", "render", "train_toy_gan"]
+__all__ = [
+    "BUNDLED_CHECKPOINTS",
+    "ENDPOINTS",
+    "TAB_LABEL",
+    "build",
+    "drawing_to_points",
+    "parse_points",
+    "recipe_fields",
+    "render",
+    "train_toy_gan",
+]
+
+# the Space's declaration, read by app.py (the tab) and spaces/deploy.py (what to upload)
+TAB_LABEL = "GAN Lab"
+ENDPOINTS = ("train_toy_gan",)
+BUNDLED_CHECKPOINTS = ()  # it trains its toy GANs live, on the Space's CPU: no checkpoint
 
 MAX_STEPS = 20_000  # one request must not hold a shared CPU Space for long (about a minute at 2 cores)
 MAX_BATCH = 1024
-UPDATE_EVERY = 250  # steps between pictures: a few per second at CPU speed, smooth enough to watch
-MAX_UPDATES = 60  # longer runs update less often, so drawing stays a small share of the time
-PANEL = 420  # px, the square scatter panel of one run
-LOSS_HEIGHT = 140
-SURFACE_RESOLUTION = 64
-REAL_POINTS, FAKE_POINTS, ARROWS = 512, 512, 128
 COMPARE_CHOICES = ["none", *RECIPES]
 SPECTRAL_NORM_CHOICES = ["recipe", "on", "off"]
-COLLAPSE_RECIPE = "nsgan-big-d"  # a plain GAN that collapses on the grid within the demo's budget
-COLLAPSE_STEPS = 5000  # "mode collapse vs fix": two runs of this many steps, under a minute together
 DRAWN = "drawn"  # the dataset choice whose target is the points box (filled by the drawing pad)
 DATASET_CHOICES = [*TOY_DATASETS, DRAWN]
 DRAWN_POINTS = 1500  # stroke pixels kept from a drawing (evenly spread): plenty for a 2-D target
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")  # 3, -1.5, .5, 2e-3
 
-HEADER = """
+HEADER = f"""
 # GAN Lab: watch a GAN learn, collapse, and get fixed
 Pick a 2-D target and a recipe and press **Train**. Every few hundred steps you see the real
 points (white), the generated points (red), the discriminator's score as a heat map (yellow:
 "looks real", purple: "looks fake"), the arrows along which the generator is being pushed
 (orange), and both losses. **Mode collapse vs fix** shows the textbook failure on the grid of 25
-Gaussians: a plain GAN against a strong discriminator (`nsgan-big-d`) settles on a subset of the
-modes and hops between them, while the `best` recipe (R1 penalty, decaying learning rates) covers
+Gaussians: a plain GAN against a strong discriminator (`{COLLAPSE_RECIPE}`) settles on a subset of the
+modes and hops between them, while the `{BEST_RECIPE}` recipe (R1 penalty, decaying learning rates) covers
 all 25. Or **draw your own target**. The numbers follow PacGAN: modes captured, the share of
 high-quality samples (within 3 std of a mode) and the reverse KL between the generated mode
 histogram and uniform (0 is perfect).
@@ -69,11 +76,6 @@ several samples at once), spectral normalisation, the R1 penalty and unrolled D 
 loop runs from the command line as a benchmark: `python -m training.toy_benchmark --dataset grid25
 --recipe vanilla --seeds 0-9`. Everything runs on this machine's CPU; nothing is stored.
 """
-
-# viridis-like heat map stops, from "fake" (0) to "real" (1)
-_HEAT = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], dtype=np.float32)
-_REAL, _FAKE, _ARROW = (255, 255, 255), (230, 40, 40), (255, 150, 30)
-_D_COLOUR, _G_COLOUR = (31, 119, 180), (214, 39, 40)
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,125 +215,13 @@ def _build_recipe(recipe, steps, loss, pack, spectral_norm, r1_gamma, unrolled_s
         raise gr.Error(str(err)) from err
 
 
-# --------------------------------------------------------------------------------------------
-# drawing (Pillow): one panel per run, a heat map with points and arrows over a loss plot
-# --------------------------------------------------------------------------------------------
-
-
-def _font(size: int) -> ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has one bitmap size only
-        return ImageFont.load_default()
-
-
-def _heat_colours(values: np.ndarray) -> np.ndarray:
-    """(H, W) values in [0, 1] -> (H, W, 3) uint8 through the viridis-like stops."""
-    position = np.clip(values, 0, 1) * (len(_HEAT) - 1)
-    low = np.minimum(np.floor(position).astype(int), len(_HEAT) - 2)
-    frac = (position - low)[..., None]
-    return (_HEAT[low] * (1 - frac) + _HEAT[low + 1] * frac).astype(np.uint8)
-
-
-def _loss_plot(d_losses: list[float], g_losses: list[float], width: int, height: int) -> Image.Image:
-    """Both losses over the steps so far (moving average over ~1% of the run, at most 300 points)."""
-    image = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(image)
-    font = _font(12)
-    left, right, top, bottom = 44, width - 8, 8, height - 18
-    draw.rectangle([left, top, right, bottom], outline=(180, 180, 180))
-    if not d_losses:
-        draw.text((left + 8, top + 8), "losses appear here", fill=(120, 120, 120), font=font)
-        return image
-    curves = []
-    for values in (d_losses, g_losses):
-        arr = np.asarray(values, dtype=np.float64)
-        window = max(1, len(arr) // 100)
-        smooth = np.convolve(arr, np.ones(window) / window, mode="valid")
-        index = np.linspace(0, len(smooth) - 1, min(300, len(smooth))).astype(int)
-        curves.append((index, smooth[index]))
-    low = min(float(c[1].min()) for c in curves)
-    high = max(float(c[1].max()) for c in curves)
-    span = max(high - low, 1e-6)
-    steps = max(1, len(d_losses) - 1)
-    for (index, values), colour in zip(curves, (_D_COLOUR, _G_COLOUR)):
-        xs = left + index / steps * (right - left)
-        ys = bottom - (values - low) / span * (bottom - top)
-        points = list(zip(xs.tolist(), ys.tolist()))
-        if len(points) > 1:
-            draw.line(points, fill=colour, width=2)
-    draw.text((2, top), f"{high:.3g}", fill=(90, 90, 90), font=font)
-    draw.text((2, bottom - 12), f"{low:.3g}", fill=(90, 90, 90), font=font)
-    draw.text((left, bottom + 3), "step 0", fill=(90, 90, 90), font=font)
-    draw.text((right - 70, bottom + 3), f"step {len(d_losses)}", fill=(90, 90, 90), font=font)
-    for offset, label, colour in ((90, "D loss", _D_COLOUR), (170, "G loss", _G_COLOUR)):
-        draw.line([(left + offset, bottom + 10), (left + offset + 14, bottom + 10)], fill=colour, width=2)
-        draw.text((left + offset + 18, bottom + 3), label, fill=colour, font=font)
-    return image
-
-
-def _metrics_line(snapshot: Snapshot, modes_total: int | None) -> str:
-    m = snapshot.metrics
-    if m is None:
-        return "no modes to count on this target"
-    return f"modes {m.modes}/{modes_total} · HQ {100 * m.high_quality:.1f}% · KL {m.reverse_kl:.3f}"
-
-
-def draw_run(trainer: ToyGANTrainer, snapshot: Snapshot, title: str, real: np.ndarray) -> Image.Image:
-    """One run's picture: the D heat map, real and generated points, G's arrows, the losses."""
-    data = trainer.data
-    extent = data.extent
-    font = _font(14)
-
-    def to_px(points: np.ndarray) -> np.ndarray:
-        return (np.stack([points[:, 0], -points[:, 1]], axis=1) + extent) / (2 * extent) * PANEL
-
-    # 1. heat map of D's score, upsampled smoothly to the panel
-    surface = trainer.decision_surface(SURFACE_RESOLUTION, context=snapshot.fake)
-    panel = Image.fromarray(_heat_colours(surface)).resize((PANEL, PANEL), Image.Resampling.BILINEAR)
-    draw = ImageDraw.Draw(panel)
-    # 2. real points, then generated points and the arrows that push them
-    for x, y in to_px(real):
-        draw.ellipse([x - 1.5, y - 1.5, x + 1.5, y + 1.5], fill=_REAL)
-    fake_px = to_px(snapshot.fake)
-    arrows = snapshot.arrows[:ARROWS]
-    norms = np.linalg.norm(arrows, axis=1)
-    scale = 0.06 * PANEL / max(float(norms.max()) if len(norms) else 0.0, 1e-12)
-    for (x, y), (dx, dy) in zip(fake_px[:ARROWS], arrows):
-        end = (x + dx * scale, y - dy * scale)
-        draw.line([(x, y), end], fill=_ARROW, width=1)
-    for x, y in fake_px:
-        draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=_FAKE, outline=(60, 0, 0))
-    # 3. title and numbers above, losses below
-    modes_total = None if data.means is None else len(data.means)
-    header = Image.new("RGB", (PANEL, 44), (255, 255, 255))
-    hdraw = ImageDraw.Draw(header)
-    hdraw.text((6, 4), f"{title} · step {snapshot.step}/{snapshot.steps}", fill=(0, 0, 0), font=font)
-    hdraw.text((6, 23), _metrics_line(snapshot, modes_total), fill=(60, 60, 60), font=font)
-    out = Image.new("RGB", (PANEL, 44 + PANEL + LOSS_HEIGHT), (255, 255, 255))
-    out.paste(header, (0, 0))
-    out.paste(panel, (0, 44))
-    out.paste(_loss_plot(snapshot.d_losses, snapshot.g_losses, PANEL, LOSS_HEIGHT), (0, 44 + PANEL))
-    return out
-
-
-def _side_by_side(images: list[Image.Image]) -> Image.Image:
-    gap = 12
-    out = Image.new("RGB", (sum(i.width for i in images) + gap * (len(images) - 1), images[0].height), "white")
-    x = 0
-    for image in images:
-        out.paste(image, (x, 0))
-        x += image.width + gap
-    return out
-
-
 def _status(runs: list[tuple[str, ToyGANTrainer, Snapshot]], done: bool) -> str:
     lines = []
     for name, trainer, snapshot in runs:
         modes_total = None if trainer.data.means is None else len(trainer.data.means)
         speed = f"{snapshot.step / snapshot.seconds:.0f} steps/s" if snapshot.seconds > 0 else "starting"
         lines.append(
-            f"**{name}**: step {snapshot.step}/{snapshot.steps}, {speed}; {_metrics_line(snapshot, modes_total)}"
+            f"**{name}**: step {snapshot.step}/{snapshot.steps}, {speed}; {metrics_line(snapshot, modes_total)}"
         )
     head = "Done (final numbers on 2,500 samples)." if done else "Training…"
     return "  \n".join([head, *lines])  # two spaces: a markdown line break
@@ -399,32 +289,117 @@ def train_toy_gan(
             other_recipe = dataclasses.replace(other_recipe, steps=main.steps)
         runs.append((other, other_recipe))
 
-    # 2. one trainer per run, the same real points drawn under each
-    trainers = [(label, ToyGANTrainer(data, r, seed_value)) for label, r in runs]
-    real = data.sample(REAL_POINTS, torch.Generator().manual_seed(seed_value)).numpy()
-    longest = max(r.steps for _, r in runs)
-    every = max(UPDATE_EVERY, math.ceil(longest / MAX_UPDATES / 50) * 50)
-
-    # 3. train in chunks of `every` steps, yielding a picture after each (Stop cancels between chunks)
-    def frame(done: bool):
-        shots = [(label, t, t.snapshot(FAKE_POINTS)) for label, t in trainers]
-        title = f"{dataset} · " if len(shots) == 1 else ""
-        images = [draw_run(t, s, f"{title}{label}", real) for label, t, s in shots]
-        return (images[0] if len(images) == 1 else _side_by_side(images)), _status(shots, done)
-
-    yield frame(False)
-    while any(t.step < t.recipe.steps for _, t in trainers):
-        for _, t in trainers:
-            try:
-                t.train_steps(every)
-            except FloatingPointError as err:
-                raise gr.Error(str(err)) from err
-        yield frame(all(t.step >= t.recipe.steps for _, t in trainers))
+    # 2. the library's streaming loop trains the runs in turns; after step 0 and every update, a
+    #    picture of all of them over the same real points (Stop cancels between updates)
+    real = real_points(data, seed_value)
+    title = f"{dataset} · " if len(runs) == 1 else ""
+    labels = [label for label, _ in runs]
+    try:
+        for trainers in train_side_by_side(data, [r for _, r in runs], seed_value):
+            picture, shots = draw_runs(list(zip(labels, trainers)), real, title)
+            yield picture, _status(shots, done=all(t.step >= t.recipe.steps for t in trainers))
+    except FloatingPointError as err:  # the losses became NaN/inf: the message says what to change
+        raise gr.Error(str(err)) from err
 
 
 # --------------------------------------------------------------------------------------------
 # layout
 # --------------------------------------------------------------------------------------------
+
+
+def _recipe_settings() -> dict[str, gr.components.Component]:
+    """The accordion of recipe settings; empty means "the preset's value", for API callers too.
+
+    gradio_client sends the components' defaults for arguments it is not given, so every value
+    starts as None; choosing a recipe fills them in.
+    """
+    with gr.Accordion("Recipe settings (empty: the recipe's value)", open=False):
+        loss = gr.Dropdown(list(LOSSES), value=None, label="Loss", elem_id="ganlab-loss")
+        pack = gr.Number(value=None, label="PacGAN packing (samples per D decision, 1 to 8)", precision=0)
+        spectral_norm = gr.Dropdown(SPECTRAL_NORM_CHOICES, value="recipe", label="Spectral norm on D")
+        r1_gamma = gr.Number(value=None, label="R1 γ (0 = off)", minimum=0)
+        unrolled_steps = gr.Number(value=None, label="Unrolled D steps (0 to 10)", precision=0)
+        lr = gr.Number(value=None, label="Learning rate (G and D)")
+        with gr.Row():
+            beta1 = gr.Number(value=None, label="Adam β1")
+            beta2 = gr.Number(value=None, label="Adam β2")
+        batch_size = gr.Number(value=None, label="Batch size (8 to 1024)", precision=0)
+    return dict(
+        loss=loss,
+        pack=pack,
+        spectral_norm=spectral_norm,
+        r1_gamma=r1_gamma,
+        unrolled_steps=unrolled_steps,
+        lr=lr,
+        beta1=beta1,
+        beta2=beta2,
+        batch_size=batch_size,
+    )
+
+
+def _drawing_pad() -> tuple[gr.Sketchpad, gr.Textbox]:
+    """The "draw your own target" accordion: the pad and the points box it fills."""
+    with gr.Accordion("Draw your own target", open=False, elem_id="ganlab-draw"):
+        sketch = gr.Sketchpad(
+            type="numpy",
+            image_mode="RGBA",
+            canvas_size=(400, 400),
+            brush=gr.Brush(default_size=6, colors=["#000000"], color_mode="fixed"),
+            label="Pick the brush (left), then draw: the target becomes 'drawn'",
+            elem_id="ganlab-sketch",
+        )
+        points = gr.Textbox(
+            label="Points of the drawn target (x, y per line; any scale)",
+            lines=4,
+            max_lines=8,
+            elem_id="ganlab-points",
+        )
+    return sketch, points
+
+
+def _controls() -> dict[str, gr.components.Component]:
+    """The left column: target, recipe, comparison, steps and seed, settings, drawing pad, buttons."""
+    c: dict[str, gr.components.Component] = {}
+    c["dataset"] = gr.Dropdown(DATASET_CHOICES, value="grid25", label="Target distribution", elem_id="ganlab-dataset")
+    c["recipe"] = gr.Dropdown(list(RECIPES), value=BEST_RECIPE, label="Recipe", elem_id="ganlab-recipe")
+    c["compare"] = gr.Dropdown(
+        COMPARE_CHOICES,
+        value="none",
+        label="Compare with",
+        info="Train a second recipe side by side.",
+        elem_id="ganlab-compare",
+    )
+    with gr.Row():
+        c["steps"] = gr.Number(
+            value=None,
+            label="Steps (empty: the recipe's)",
+            precision=0,
+            minimum=1,
+            maximum=MAX_STEPS,
+            elem_id="ganlab-steps",
+        )
+        c["seed"] = gr.Number(value=0, label="Seed", precision=0, minimum=0, elem_id="ganlab-seed")
+    c |= _recipe_settings()
+    c["sketch"], c["points"] = _drawing_pad()
+    with gr.Row():
+        c["run"] = gr.Button("Train", variant="primary", elem_id="ganlab-run")
+        c["stop"] = gr.Button("Stop", variant="stop", elem_id="ganlab-stop")
+    c["collapse"] = gr.Button(
+        f"Mode collapse vs fix (grid25: {COLLAPSE_RECIPE} next to {BEST_RECIPE})", elem_id="ganlab-collapse"
+    )
+    return c
+
+
+# the endpoint's inputs in order (its API signature), and the settings a preset fills in
+_INPUTS = ["dataset", "recipe", "steps", "seed", "loss", "pack", "spectral_norm", "r1_gamma", "unrolled_steps"]
+_INPUTS += ["lr", "beta1", "beta2", "batch_size", "compare", "points"]
+_ADVANCED = ["loss", "pack", "spectral_norm", "r1_gamma", "unrolled_steps", "lr", "beta1", "beta2", "batch_size"]
+_ADVANCED += ["steps"]
+
+
+def _collapse_preset() -> tuple:
+    """The form of "mode collapse vs fix": grid25, the collapse recipe next to the best one, its budget."""
+    return ("grid25", COLLAPSE_RECIPE, BEST_RECIPE, *recipe_fields(COLLAPSE_RECIPE)[:-1], COLLAPSE_STEPS)
 
 
 def render() -> None:
@@ -437,61 +412,7 @@ def render() -> None:
     gr.Markdown(HEADER)
     with gr.Row():
         with gr.Column(scale=1):
-            dataset = gr.Dropdown(
-                DATASET_CHOICES, value="grid25", label="Target distribution", elem_id="ganlab-dataset"
-            )
-            recipe = gr.Dropdown(list(RECIPES), value=BEST_RECIPE, label="Recipe", elem_id="ganlab-recipe")
-            compare = gr.Dropdown(
-                COMPARE_CHOICES,
-                value="none",
-                label="Compare with",
-                info="Train a second recipe side by side.",
-                elem_id="ganlab-compare",
-            )
-            # Empty settings mean "the preset's value", for API callers too (gradio_client sends
-            # the components' defaults for arguments it is not given); choosing a recipe fills them in.
-            with gr.Row():
-                steps = gr.Number(
-                    value=None,
-                    label="Steps (empty: the recipe's)",
-                    precision=0,
-                    minimum=1,
-                    maximum=MAX_STEPS,
-                    elem_id="ganlab-steps",
-                )
-                seed = gr.Number(value=0, label="Seed", precision=0, minimum=0, elem_id="ganlab-seed")
-            with gr.Accordion("Recipe settings (empty: the recipe's value)", open=False):
-                loss = gr.Dropdown(list(LOSSES), value=None, label="Loss", elem_id="ganlab-loss")
-                pack = gr.Number(value=None, label="PacGAN packing (samples per D decision, 1 to 8)", precision=0)
-                spectral_norm = gr.Dropdown(SPECTRAL_NORM_CHOICES, value="recipe", label="Spectral norm on D")
-                r1_gamma = gr.Number(value=None, label="R1 γ (0 = off)", minimum=0)
-                unrolled_steps = gr.Number(value=None, label="Unrolled D steps (0 to 10)", precision=0)
-                lr = gr.Number(value=None, label="Learning rate (G and D)")
-                with gr.Row():
-                    beta1 = gr.Number(value=None, label="Adam β1")
-                    beta2 = gr.Number(value=None, label="Adam β2")
-                batch_size = gr.Number(value=None, label="Batch size (8 to 1024)", precision=0)
-            with gr.Accordion("Draw your own target", open=False, elem_id="ganlab-draw"):
-                sketch = gr.Sketchpad(
-                    type="numpy",
-                    image_mode="RGBA",
-                    canvas_size=(400, 400),
-                    brush=gr.Brush(default_size=6, colors=["#000000"], color_mode="fixed"),
-                    label="Pick the brush (left), then draw: the target becomes 'drawn'",
-                    elem_id="ganlab-sketch",
-                )
-                points = gr.Textbox(
-                    label="Points of the drawn target (x, y per line; any scale)",
-                    lines=4,
-                    max_lines=8,
-                    elem_id="ganlab-points",
-                )
-            with gr.Row():
-                run = gr.Button("Train", variant="primary", elem_id="ganlab-run")
-                stop = gr.Button("Stop", variant="stop", elem_id="ganlab-stop")
-            collapse = gr.Button(
-                f"Mode collapse vs fix (grid25: {COLLAPSE_RECIPE} next to best)", elem_id="ganlab-collapse"
-            )
+            c = _controls()
         with gr.Column(scale=2):
             picture = gr.Image(
                 label="Training",
@@ -504,36 +425,35 @@ def render() -> None:
             status = gr.Markdown(elem_id="ganlab-status")
     gr.Markdown(FOOTER)
 
-    advanced = [loss, pack, spectral_norm, r1_gamma, unrolled_steps, lr, beta1, beta2, batch_size, steps]
-    inputs = [dataset, recipe, steps, seed, loss, pack, spectral_norm, r1_gamma, unrolled_steps, lr, beta1, beta2]
-    inputs += [batch_size, compare, points]
+    advanced = [c[name] for name in _ADVANCED]
+    inputs = [c[name] for name in _INPUTS]
     # a drawing fills the points box and picks the drawn target (UI only; API callers pass points)
-    sketch.change(
+    c["sketch"].change(
         lambda value: (drawing_to_points(value), DRAWN),
-        inputs=[sketch],
-        outputs=[points, dataset],
+        inputs=[c["sketch"]],
+        outputs=[c["points"], c["dataset"]],
         api_visibility="private",
         show_progress="hidden",
     )
     # a preset fills the settings it stands for (kept out of the API: /train_toy_gan takes the names)
-    recipe.input(recipe_fields, inputs=[recipe], outputs=advanced, api_visibility="private")
+    c["recipe"].input(recipe_fields, inputs=[c["recipe"]], outputs=advanced, api_visibility="private")
     # the form opens with the default preset's values: an empty gr.Number shows and sends 0 (steps
     # 0 is an error, R1 0 silently another recipe). The components' own values stay None, so an
     # API caller who leaves a setting out still gets the preset's value.
     gr.on(triggers=None, fn=lambda: recipe_fields(BEST_RECIPE), outputs=advanced, api_visibility="private")
-    train_event = run.click(
-        train_toy_gan,
-        inputs=inputs,
-        outputs=[picture, status],
-        api_name="train_toy_gan",
-        preprocess=False,
+    train_event = c["run"].click(
+        train_toy_gan, inputs=inputs, outputs=[picture, status], api_name="train_toy_gan", preprocess=False
     )
-    collapse_event = collapse.click(
-        lambda: ("grid25", COLLAPSE_RECIPE, "best", *recipe_fields(COLLAPSE_RECIPE)[:-1], COLLAPSE_STEPS),
-        outputs=[dataset, recipe, compare, *advanced],
-        api_visibility="private",
-    ).then(train_toy_gan, inputs=inputs, outputs=[picture, status], preprocess=False, api_visibility="private")
-    stop.click(None, cancels=[train_event, collapse_event], api_visibility="private")
+    collapse_event = (
+        c["collapse"]
+        .click(
+            _collapse_preset,
+            outputs=[c["dataset"], c["recipe"], c["compare"], *advanced],
+            api_visibility="private",
+        )
+        .then(train_toy_gan, inputs=inputs, outputs=[picture, status], preprocess=False, api_visibility="private")
+    )
+    c["stop"].click(None, cancels=[train_event, collapse_event], api_visibility="private")
 
 
 def build() -> gr.Blocks:

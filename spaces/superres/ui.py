@@ -24,9 +24,23 @@ from gan_models.imaging import load_image, merge_alpha, save_png, split_alpha
 from gan_models.checks import number_in_range, outscale_range
 from gan_models.serving import default_max_pixels, download_folder, gpu, load_pipeline, model_label
 
-__all__ = ["BUNDLED_MODELS", "DEFAULT_MODEL", "build", "render", "upscale"]
+__all__ = [
+    "BUNDLED_CHECKPOINTS",
+    "ENDPOINTS",
+    "TAB_LABEL",
+    "BUNDLED_MODELS",
+    "DEFAULT_MODEL",
+    "build",
+    "render",
+    "upscale",
+]
 
-BUNDLED_MODELS = ["superres-x4-gan", "superres-x4-psnr"]
+# the Space's declaration, read by app.py (the tab) and spaces/deploy.py (what to upload)
+TAB_LABEL = "Super-resolution"
+ENDPOINTS = ("upscale",)
+BUNDLED_CHECKPOINTS = ("superres-x4-gan", "superres-x4-psnr")
+
+BUNDLED_MODELS = list(BUNDLED_CHECKPOINTS)
 DEFAULT_MODEL = "superres-x4-gan"  # sharper than the PSNR model, which is what people come to see
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 # Download PNGs are written here, then gradio copies them into its own cache; ours are swept

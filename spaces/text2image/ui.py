@@ -30,6 +30,9 @@ from gan_models.serving import gpu, load_pipeline, model_label
 from gan_models.text_encoding import MAX_PROMPT_CHARS, check_prompt
 
 __all__ = [
+    "BUNDLED_CHECKPOINTS",
+    "ENDPOINTS",
+    "TAB_LABEL",
     "BUNDLED_MODELS",
     "DEFAULT_MODEL",
     "EXAMPLE_PROMPTS",
@@ -43,6 +46,10 @@ BUNDLED_MODELS = ["anime-text2image"]
 DEFAULT_MODEL = "anime-text2image"
 # the super-resolution model behind "upscale ×4"; read per request (tests point it elsewhere)
 UPSCALE_MODEL = "superres-x4-gan"
+# the Space's declaration, read by app.py (the tab) and spaces/deploy.py (what to upload)
+TAB_LABEL = "Text to image"
+ENDPOINTS = ("text_to_image",)
+BUNDLED_CHECKPOINTS = (*BUNDLED_MODELS, UPSCALE_MODEL)  # the SR model backs "upscale ×4"
 # The library's ranges (gan_models.checks); images capped lower per click than the library's 64: one
 # request must not hold a shared CPU Space for long. The truncation slider shows the useful 0 to 1.5.
 IMAGES = NUM_IMAGES.capped(16)  # fills a 4x4 gallery

@@ -36,6 +36,9 @@ from gan_models.checks import flag
 from gan_models.serving import default_max_pixels, download_folder, gpu, load_pipeline, model_label
 
 __all__ = [
+    "BUNDLED_CHECKPOINTS",
+    "ENDPOINTS",
+    "TAB_LABEL",
     "BUNDLED_MODELS",
     "DEFAULT_MODEL",
     "SHARPEN_MODEL",
@@ -49,6 +52,10 @@ PIPELINE_CLASS = CycleGANPipeline.__name__
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 # the super-resolution model behind "sharpen large results"; read per request (tests point it elsewhere)
 SHARPEN_MODEL = "superres-x4-gan"
+# the Space's declaration, read by app.py (the tab) and spaces/deploy.py (what to upload)
+TAB_LABEL = "Translation"
+ENDPOINTS = ("translate",)
+BUNDLED_CHECKPOINTS = ("face2anime", SHARPEN_MODEL)  # the SR model backs "sharpen large results"
 # metadata of the pipeline's result that the downloaded PNG repeats (next to the AI-generated fields)
 _PNG_FIELDS = ("direction", "translation", "resolution", "upscaler")
 

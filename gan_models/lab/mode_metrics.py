@@ -1,4 +1,4 @@
-"""Mode-coverage metrics of 2-D mixture benchmarks (ring of 8, grid of 25), as the papers compute them.
+"""Mode-coverage metrics of 2-D mixture benchmarks (ring of 8, grid of 25), as the papers compute them (the GAN Lab).
 
 Definitions (VEEGAN, Srivastava et al. 2017, Sec. 5.1; PacGAN, Lin et al. 2018, Sec. 5.1 and
 Table 1, which score 2,500 generated samples per trial and report the mean over 10 trials):
