@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import socket
 import sys
 from pathlib import Path
@@ -13,6 +14,14 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist runs one worker per core: one thread each (and in the processes tests start), or the
+    # workers' thread pools fight over the cores and the suite gets slower than running serially
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
 
 
 # What every short training test gives the engine: 4 steps with a checkpoint every 2 (so resume has

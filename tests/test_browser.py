@@ -34,7 +34,8 @@ def page(hub_url):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(20_000)
+        # generous: only a hang should trip it, never a busy machine (the suite runs two workers)
+        page.set_default_timeout(180_000)
         page.goto(hub_url)
         yield page
         browser.close()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 import typing
 from pathlib import Path
 
@@ -150,19 +148,3 @@ def test_help_lists_the_choices_and_dry_run(capsys: pytest.CaptureFixture):
         parse_cli(FacesConfig, ["--help"])
     out = capsys.readouterr().out
     assert "--dry-run" in out and "--augment='ada'  (one of 'ada', 'diffaugment', 'none')" in out
-
-
-def test_dry_run_from_the_script(tmp_path: Path):
-    script = ROOT / "training" / "train_superres.py"
-    preset = CONFIGS / "superres_gan.yaml"
-    done = subprocess.run(
-        [sys.executable, str(script), "--config", str(preset), "--dry-run", "--stage=psnr"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    resolved = tmp_path / "resolved.yaml"
-    resolved.write_text(done.stdout)
-    assert load_config(SuperResConfig, str(resolved)) == load_config(SuperResConfig, str(preset), ["--stage=psnr"])

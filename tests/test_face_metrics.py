@@ -26,7 +26,9 @@ def _faces(count: int, seed: int, size: int = 16) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def extractor() -> RandomFeatureExtractor:
-    return make_feature_extractor("random")
+    # the default network's maths at a test's size (16-px images, 64 features): the FID and KID code is
+    # the same, and the default network itself is checked below
+    return RandomFeatureExtractor(seed=0, input_size=16, widths=(16, 32, 64))
 
 
 @pytest.fixture(scope="module")
@@ -104,19 +106,21 @@ def test_random_extractor_is_deterministic(reals):
     b = make_feature_extractor("random")
     for pa, pb in zip(a.state_dict().values(), b.state_dict().values()):
         assert torch.equal(pa, pb)
-    assert torch.equal(a(reals), b(reals))
-    assert not torch.equal(a(reals), make_feature_extractor("random", seed=1)(reals))
+    few = reals[:8]
+    assert torch.equal(a(few), b(few))
+    assert not torch.equal(a(few), make_feature_extractor("random", seed=1)(few))
     # a fixed, known weight: the same network on every machine and torch version with the same CPU RNG
     first = a.convs[0].weight.flatten()[:3]
     assert torch.allclose(first, RandomFeatureExtractor(seed=0).convs[0].weight.flatten()[:3])
 
 
 @pytest.mark.parametrize("size", [16, 64, 299])
-def test_random_extractor_shapes_and_modes(extractor, size):
-    features = extractor(torch.randint(0, 256, (2, 3, size, size), dtype=torch.uint8))
+def test_random_extractor_shapes_and_modes(size):
+    default = make_feature_extractor("random")
+    features = default(torch.randint(0, 256, (2, 3, size, size), dtype=torch.uint8))
     assert features.shape == (2, 512) and features.dtype == torch.float32
-    extractor.train()
-    assert not extractor.training  # nothing ever trains it
+    default.train()
+    assert not default.training  # nothing ever trains it
 
 
 def test_extractor_rejects_float_images_with_a_hint(extractor):

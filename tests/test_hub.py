@@ -135,7 +135,8 @@ def test_push_refuses_unsaved_folders(tmp_path):
 
 
 def test_from_pretrained_repo_id_offline_from_cache(saved, tmp_path):
-    """The real repo-id path of from_pretrained, served from a hand-built Hub cache."""
+    """The real repo-id path of from_pretrained, served from a hand-built Hub cache, in a fresh process
+    of a library user: no gradio or accelerate installed, and no card, upload or converter code loaded."""
     cache = tmp_path / "hub"
     commit = "0123456789abcdef0123456789abcdef01234567"
     repo = cache / "models--someorg--tiny-sr"
@@ -144,11 +145,16 @@ def test_from_pretrained_repo_id_offline_from_cache(saved, tmp_path):
     shutil.copytree(saved, repo / "snapshots" / commit)
 
     script = (
+        "import sys; sys.modules['gradio'] = sys.modules['accelerate'] = None  # as if not installed\n"
         "import json, torch; from PIL import Image; from gan_models import SuperResolutionPipeline\n"
+        "from gan_models.text_encoding import check_prompt, default_text_encoder_path\n"
+        "check_prompt('red hair'); default_text_encoder_path()\n"
         "pipe = SuperResolutionPipeline.from_pretrained('someorg/tiny-sr')\n"
         "pipe.set_progress_bar_config(disable=True)\n"
         "out = pipe(Image.new('RGB', (5, 3))).images[0]\n"
-        "print(json.dumps([out.size, out.info['model'], pipe.upscaler.config.num_feat]))\n"
+        "rooms = ('gan_models.cards', 'gan_models.upload', 'gan_models.converters', 'training')\n"
+        "loaded = [m for m in rooms if m in sys.modules]\n"
+        "print(json.dumps([out.size, out.info['model'], pipe.upscaler.config.num_feat, loaded]))\n"
     )
     env = {
         **os.environ,
@@ -159,7 +165,8 @@ def test_from_pretrained_repo_id_offline_from_cache(saved, tmp_path):
         "PYTHONPATH": str(REPO_ROOT),
     }
     env.pop("HF_TOKEN", None)
-    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
-    size, model, num_feat = json.loads(res.stdout.strip().splitlines()[-1])
+    size, model, num_feat, loaded = json.loads(res.stdout.strip().splitlines()[-1])
     assert size == [10, 6] and model == "someorg/tiny-sr" and num_feat == 4
+    assert loaded == []  # the pipelines never pull in card, Hub-upload or converter code
